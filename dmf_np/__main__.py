@@ -1,0 +1,4 @@
+"""Command line: ``python -m dmf_np {info,gradcheck,demo,...}``."""
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,253 @@
+"""Back-propagation through the fusion graph: Eqs. 2 and 5-8 of the paper, one function each.
+
+Notation (the paper's, for modality x; every modality m is treated the same way):
+
+* h^x_l, s_l        activations of modality layer l and shared layer l, rows of shape (N, n)
+* M_l               the pre-activation of s_l, so s_l = f(M_l) (Eq. 3)
+* delta             dE/d(pre-activation) = dE/d(activation) * f(M)(1 - f(M)); formed once per layer
+                    by :func:`dmf_np.layers.sigmoid_backward`, because it serves twice: it carries the
+                    error down (these functions) and it gives the layer's weight gradients.
+
+With batches as rows, a column-vector product ``W^T v`` of the paper becomes ``v @ W``. The paper
+writes the reverse weight W^{s->x}_l; it is the transpose of W^{x->s}_l, and since weights here have
+the paper's (n_out, n_in) orientation, ``delta @ W^{x->s}_l`` is exactly the paper's W^{s->x}_l delta.
+
+Learning paths (Fig. 2). Eq. 5 splits dE/dh^x_l into a *modality* term, which arrives through the
+modality layer above (h^x_{l+1}), and a *shared* term, which arrives through the shared layer of the
+same unit (s_l; the cross-modal term of Eq. 7). :func:`backward` can return the two separately for
+every modality activation and every parameter; they sum to the total. It can also *cut* chosen
+paths, for ablations:
+
+* ``("shared", m, l)``    drop the Eq. 7 term into h^m_l (the error from s_l into modality m)
+* ``("modality", m, l)``  drop the first term of Eq. 5 into h^m_l (the error from h^m_{l+1})
+* ``("chain", l)``        drop the Eq. 6 error into s_l (the error from s_{l+1})
+
+m may be the modality's index or name. A cut path contributes zero everywhere below it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .backend import array_module
+from .fusion import Architecture, Forward, forward
+from .layers import affine_backward, sigmoid_backward, softmax_cross_entropy, softmax_cross_entropy_backward
+
+PATHS = ("modality", "shared")
+
+
+# --- the equations ---------------------------------------------------------------------------
+
+def grad_via_modality_path(delta_h_next, W_m):
+    """Eq. 2, and the first term of Eq. 5: dE/dh^x_{l+1} * dh^x_{l+1}/dh^x_l.
+
+    With delta_h_next = dE/dh^x_{l+1} * f'(W^x_l h^x_l), the product is (W^x_l)^T delta_h_next,
+    i.e. ``delta_h_next @ W^x_l`` for rows.
+    delta_h_next: (N, n_{l+1}); W_m = W^x_l: (n_{l+1}, n_l) -> (N, n_l).
+    """
+    return delta_h_next @ W_m
+
+
+def grad_via_shared_path(delta_s, W_ms):
+    """Eq. 7, the second term of Eq. 5: dE/ds_l * ds_l/dh^x_l = W^{s->x}_l (dE/ds_l * f(M_l)(1 - f(M_l))).
+
+    The paper's dE/ds_l is itself Eq. 6 below the top (at l = L it comes from the task's head), and
+    its W^{s->x}_l is (W^{x->s}_l)^T. With delta_s = dE/ds_l * f(M_l)(1 - f(M_l)) this is
+    ``delta_s @ W^{x->s}_l``. Because M_l also holds W^{y->s}_l h^y_l, the error that reaches h^x_l
+    this way carries supervision from modality y: the paper's cross-modal, hierarchical supervision.
+    delta_s: (N, |s_l|); W_ms = W^{x->s}_l: (|s_l|, n_l) -> (N, n_l).
+    """
+    return delta_s @ W_ms
+
+
+def grad_modality_activation(modality_term, shared_term):
+    """Eq. 5: dE/dh^x_l = (term through h^x_{l+1}, Eq. 2) + (term through s_l, Eq. 7).
+
+    Either term may be None where its edge does not exist (IMF has no shared term below the top,
+    EMF no modality layers, and at l = L there is no h^x_{L+1}) or where the path is cut. Returns
+    an (N, n_l) array, or None when no error reaches h^x_l at all.
+    """
+    if modality_term is None:
+        return shared_term
+    if shared_term is None:
+        return modality_term
+    return modality_term + shared_term
+
+
+def grad_shared_activation(delta_s_next, W_s):
+    """Eq. 6: dE/ds_l = dE/ds_{l+1} * ds_{l+1}/ds_l, with the Jacobian of Eq. 8.
+
+    Eq. 6 leaves the sigmoid derivative to Eq. 8; it is in delta_s_next = dE/ds_{l+1} * f(M_{l+1})
+    (1 - f(M_{l+1})), and the product is (W^s_l)^T delta_s_next, i.e. ``delta_s_next @ W^s_l``.
+    delta_s_next: (N, |s_{l+1}|); W_s = W^s_l: (|s_{l+1}|, |s_l|) -> (N, |s_l|).
+    """
+    return delta_s_next @ W_s
+
+
+def shared_to_shared_jacobian(s_next, W_s):
+    """Eq. 8, explicitly: ds_{l+1}/ds_l = diag(f(M_{l+1})(1 - f(M_{l+1}))) W^s_l, per example.
+
+    The paper writes (W^s_l)^T f(M_{l+1})(1 - f(M_{l+1})): the transpose of this matrix, i.e. the map
+    that sends an error on s_{l+1} (a column) to an error on s_l. The diagonal factor is the sigmoid
+    derivative, expressed through the output s_{l+1} = f(M_{l+1}). Used for teaching and tests; the
+    training path applies it as a product (:func:`grad_shared_activation`) without forming it.
+    s_next: (N, |s_{l+1}|); W_s: (|s_{l+1}|, |s_l|) -> (N, |s_{l+1}|, |s_l|).
+    """
+    return (s_next * (1 - s_next))[:, :, None] * W_s[None, :, :]
+
+
+def shared_to_modality_jacobian(s, W_ms):
+    """The Jacobian inside Eq. 7: ds_l/dh^x_l = diag(f(M_l)(1 - f(M_l))) W^{x->s}_l, per example.
+
+    s: (N, |s_l|); W_ms: (|s_l|, n_l) -> (N, |s_l|, n_l). For teaching and tests.
+    """
+    return (s * (1 - s))[:, :, None] * W_ms[None, :, :]
+
+
+# --- the whole backward pass -----------------------------------------------------------------
+
+@dataclass
+class Backward:
+    """Everything the backward pass found.
+
+    grads: dE/dtheta for every parameter, keyed like the parameters.
+    dh[(m, l)]: dE/dh^m_l (N, n_l), for every modality layer that received error (inputs, l = 1,
+        only when asked for). ds[l]: dE/ds_l (N, |s_l|).
+    dh_paths[(m, l)]: {"modality": Eq. 5's first term, "shared": its second (Eq. 7)}, each an array
+        (zeros where the path is absent or cut); only when paths=True.
+    grad_paths: {"modality": {key: ...}, "shared": {key: ...}}: each parameter's gradient split by
+        the Eq. 5 term that carried the error into the layer it feeds; parameters of shared layers
+        and of the classifier receive error through one path only, all of it counted as "shared".
+        grad_paths["modality"][k] + grad_paths["shared"][k] == grads[k]. Only when paths=True.
+    """
+
+    grads: dict
+    dh: dict
+    ds: dict
+    dh_paths: dict | None = None
+    grad_paths: dict | None = None
+
+
+def normalize_cuts(cut, arch: Architecture) -> frozenset:
+    """Validated cuts as a frozenset of ("shared"|"modality", m_index, l) and ("chain", l)."""
+    out = set()
+    for c in cut or ():
+        if not isinstance(c, tuple) or not c:
+            raise ValueError(f"a cut is a tuple like ('shared', 'x', 2) or ('chain', 3); got {c!r}")
+        kind = c[0]
+        if kind == "chain" and len(c) == 2:
+            l = int(c[1])
+            if not arch.has_shared_chain(l + 1):
+                raise ValueError(f"cut {c!r}: no edge s_{l} -> s_{l + 1} in {arch.scheme.upper()}")
+            out.add(("chain", l))
+        elif kind in PATHS and len(c) == 3:
+            m = arch.names.index(c[1]) if c[1] in arch.names else c[1]
+            if not isinstance(m, int) or not 0 <= m < arch.M:
+                raise ValueError(f"cut {c!r}: unknown modality {c[1]!r}; modalities are {arch.names}")
+            l = int(c[2])
+            if l not in arch.modality_levels():
+                raise ValueError(f"cut {c!r}: {arch.scheme.upper()} has no layer h^{arch.names[m]}_{l}")
+            out.add((kind, m, l))
+        else:
+            raise ValueError(f"unknown cut {c!r}; use ('shared', m, l), ('modality', m, l) or ('chain', l)")
+    return frozenset(out)
+
+
+def cross_modal_cuts(arch: Architecture) -> tuple:
+    """Cuts of every shared-path error into the modality stacks below the top unit.
+
+    What is left is the single path of IMF (error enters the modality stacks only at s_L), so
+    comparing a DMF trained with and without these cuts measures what Eq. 7 contributes.
+    """
+    return tuple(("shared", m, l) for l in arch.fusion_levels() if 2 <= l < arch.L for m in range(arch.M))
+
+
+def backward(params: dict, fw: Forward, dE_dtop, cut=(), paths=False, input_grads=False) -> Backward:
+    """Back-propagate dE/ds_L (from any head) through the fusion graph of ``fw.arch``.
+
+    Walks the units from the top, l = L .. 1. At each level it first finishes the shared layer
+    (Eq. 6 brings its error from s_{l+1}), then each modality layer (Eq. 5 = Eq. 2 term + Eq. 7
+    term). dE_dtop: (N, |s_L|). Returns a :class:`Backward`; see the module docstring for ``cut``.
+    """
+    arch = fw.arch
+    cuts = normalize_cuts(cut, arch)
+    xp = array_module(dE_dtop)
+    grads, dh, ds, delta_h = {}, {}, {}, {}
+    dh_paths = {} if paths else None
+    gp = {p: {} for p in PATHS} if paths else None
+    delta_s_next = None
+    for l in range(arch.L, 0, -1):
+        delta_s = None
+        if l in arch.shared_levels():
+            # dE/ds_l: from the head at the top, else Eq. 6 through s_{l+1}
+            if l == arch.L:
+                ds[l] = dE_dtop
+            elif delta_s_next is not None and arch.has_shared_chain(l + 1) and ("chain", l) not in cuts:
+                ds[l] = grad_shared_activation(delta_s_next, params[f"W^s_{l}"])
+            if l in ds:
+                delta_s = sigmoid_backward(ds[l], fw.s[l])
+                grads[f"b^s_{l}"] = delta_s.sum(axis=0)
+                if arch.has_shared_chain(l):
+                    grads[f"W^s_{l - 1}"] = delta_s.T @ fw.s[l - 1]
+                if l in arch.fusion_levels():
+                    for m, name in enumerate(arch.names):
+                        grads[f"W^{{{name}->s}}_{l}"] = delta_s.T @ fw.h[(m, l)]
+        for m, name in enumerate(arch.names):
+            if l not in arch.modality_levels() or (l == 1 and not input_grads):
+                continue
+            mod_term = sh_term = None
+            if (m, l + 1) in delta_h and ("modality", m, l) not in cuts:
+                mod_term = grad_via_modality_path(delta_h[(m, l + 1)], params[f"W^{name}_{l}"])
+            if delta_s is not None and l in arch.fusion_levels() and ("shared", m, l) not in cuts:
+                sh_term = grad_via_shared_path(delta_s, params[f"W^{{{name}->s}}_{l}"])
+            total = grad_modality_activation(mod_term, sh_term)
+            if total is None:
+                continue
+            dh[(m, l)] = total
+            if paths:
+                zeros = xp.zeros_like(total)
+                dh_paths[(m, l)] = {"modality": zeros if mod_term is None else mod_term,
+                                    "shared": zeros if sh_term is None else sh_term}
+            if l == 1:
+                continue
+            delta = sigmoid_backward(total, fw.h[(m, l)])
+            delta_h[(m, l)] = delta
+            _, grads[f"W^{name}_{l - 1}"], grads[f"b^{name}_{l}"] = affine_backward(
+                delta, fw.h[(m, l - 1)], None, need_dx=False)
+            if paths:
+                for p in PATHS:
+                    d_p = sigmoid_backward(dh_paths[(m, l)][p], fw.h[(m, l)])
+                    gp[p][f"W^{name}_{l - 1}"] = d_p.T @ fw.h[(m, l - 1)]
+                    gp[p][f"b^{name}_{l}"] = d_p.sum(axis=0)
+        delta_s_next = delta_s
+    # parameters that no error reached (every path into them cut) get zero gradients
+    for key, value in params.items():
+        if key not in grads and key not in ("W^out", "b^out"):
+            grads[key] = xp.zeros_like(value)
+    if paths:
+        for key in grads:
+            if key not in gp["modality"]:
+                gp["shared"][key] = grads[key]
+                gp["modality"][key] = xp.zeros_like(grads[key])
+    return Backward(grads, dh, ds, dh_paths, gp)
+
+
+def classifier_loss(params: dict, fw: Forward, labels):
+    """Softmax cross-entropy of the classifier on s_L: (E, dE/dW^out, dE/db^out, dE/ds_L)."""
+    loss, probs = softmax_cross_entropy(fw.logits, labels)
+    dlogits = softmax_cross_entropy_backward(probs, labels)
+    d_top, dW, db = affine_backward(dlogits, fw.top, params["W^out"])
+    return loss, dW, db, d_top
+
+
+def loss_and_grads(params: dict, xs, labels, arch: Architecture, cut=(), paths=False, input_grads=False):
+    """The discriminative variant end to end: forward, cross-entropy, backward. Returns (E, Backward)."""
+    fw = forward(params, xs, arch)
+    loss, dW, db, d_top = classifier_loss(params, fw, labels)
+    bw = backward(params, fw, d_top, cut=cut, paths=paths, input_grads=input_grads)
+    bw.grads["W^out"], bw.grads["b^out"] = dW, db
+    if paths:
+        for key, g in (("W^out", dW), ("b^out", db)):
+            bw.grad_paths["shared"][key] = g
+            bw.grad_paths["modality"][key] = array_module(g).zeros_like(g)
+    bw.grads = {k: bw.grads[k] for k in params}  # parameter order
+    return loss, bw

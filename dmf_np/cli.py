@@ -1,0 +1,67 @@
+"""The command line of dmf_np. ``python -m dmf_np --help`` lists the commands."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import backend
+
+
+def cmd_info(args) -> int:
+    print(backend.describe())
+    return 0
+
+
+def cmd_gradcheck(args) -> int:
+    from .gradcheck import gradcheck_fusion  # noqa: PLC0415
+
+    xp = backend.get_xp(args.backend)
+    errors = gradcheck_fusion(args.model, args.modalities, args.depth, seed=args.seed, xp=xp)
+    print(f"gradient check: {args.model.upper()}, {args.modalities} modalities, depth {args.depth}, "
+          f"seed {args.seed}, float64 central differences, backend {backend.backend_name(xp)}")
+    width = max(len(k) for k in errors)
+    for key, err in errors.items():
+        print(f"  {key:<{width}}  rel_error={err:.3e}")
+    worst = max(errors.values())
+    print(f"max_rel_error={worst:.3e}")
+    return 0 if worst <= args.tol else 1
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo  # noqa: PLC0415
+
+    run_demo(backend_name=args.backend, epochs=args.epochs, seed=args.seed)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m dmf_np", description="Dense Multimodal Fusion in NumPy/CuPy")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("info", help="backends, devices, BLAS and versions")
+    s.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("gradcheck", help="finite-difference check of every parameter gradient")
+    s.add_argument("--model", choices=["emf", "imf", "dmf"], default="dmf")
+    s.add_argument("--modalities", type=int, default=2)
+    s.add_argument("--depth", type=int, default=3)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--backend", default=None, help="numpy or cupy (default: $DMF_BACKEND or numpy)")
+    s.add_argument("--tol", type=float, default=1e-6, help="exit status 1 above this (default 1e-6)")
+    s.set_defaults(func=cmd_gradcheck)
+
+    s = sub.add_parser("demo", help="EMF, IMF and DMF side by side on generated two-modality data")
+    s.add_argument("--epochs", type=int, default=15)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--backend", default=None)
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (backend.BackendError, ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

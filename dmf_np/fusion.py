@@ -1,0 +1,269 @@
+"""The fusion graph (Fig. 1) and the forward pass (Eqs. 1, 3, 4).
+
+One engine serves the three schemes; they differ only in which edges exist. With L multimodal units,
+unit l holds one layer per modality, h^m_l, and one shared layer s_l (the paper's footnote 1);
+h^m_1 is modality m's input. The edges are of three kinds:
+
+* modality chain  h^m_{l-1} -> h^m_l   weight W^m_{l-1}    (Eq. 4)
+* fusion          h^m_l     -> s_l     weight W^{m->s}_l   (Eqs. 1, 3)
+* shared chain    s_{l-1}   -> s_l     weight W^s_{l-1}    (Eq. 3)
+
+and the schemes keep these of them:
+
+====  ========================  ================  ============================
+      modality chain            fusion into s_l   shared chain
+====  ========================  ================  ============================
+EMF   none (inputs only)        l = 1             l = 2..L  (concatenated inputs, one stack)
+IMF   l = 2..L                  l = L             none      (Eq. 1: one shared layer on top)
+DMF   l = 2..L                  l = 1..L          l = 2..L  (Eqs. 3, 4)
+====  ========================  ================  ============================
+
+so EMF is the bottom multimodal unit plus a shared stack, IMF the top unit on modality stacks, and
+DMF every unit at once. A softmax classifier on s_L makes the discriminative variant (Fig. 3, left).
+
+Parameters live in a plain dict keyed by the paper's names, e.g. ``W^x_1``, ``W^{x->s}_2``, ``W^s_1``,
+``b^s_2``, ``W^out``; gradients come back keyed the same way. Weights have the paper's orientation
+(n_out, n_in): see :mod:`dmf_np.layers`.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from . import backend
+from .checks import check_modalities
+from .layers import affine_forward, sigmoid
+
+SCHEMES = ("emf", "imf", "dmf")
+_DEFAULT_NAMES = ("x", "y", "z")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Sizes and edge set of a fusion network.
+
+    scheme: 'emf', 'imf' or 'dmf'.
+    modality_sizes: one tuple per modality, (n_1, ..., n_L): n_1 is the input size, n_l the size of
+        h^m_l. EMF reads only n_1 (it has no modality layers); all modalities need the same L.
+    shared_sizes: (|s_1|, ..., |s_L|). IMF reads only |s_L| (its one shared layer).
+    n_classes: size of the softmax output on s_L, or None for a network without a classifier.
+    names: one short name per modality, used in parameter keys (default x, y, z, then m4, m5...).
+    """
+
+    scheme: str
+    modality_sizes: tuple
+    shared_sizes: tuple
+    n_classes: int | None = 10
+    names: tuple | None = None
+
+    def __post_init__(self):
+        scheme = str(self.scheme).lower()
+        if scheme not in SCHEMES:
+            raise ValueError(f"unknown fusion scheme {self.scheme!r}; choose one of {SCHEMES}")
+        object.__setattr__(self, "scheme", scheme)
+        msizes = tuple(tuple(int(n) for n in sizes) for sizes in self.modality_sizes)
+        ssizes = tuple(int(n) for n in self.shared_sizes)
+        if len(msizes) < 2:
+            raise ValueError(f"multimodal fusion needs at least 2 modalities, got {len(msizes)}")
+        if len(ssizes) < 1:
+            raise ValueError("shared_sizes must name at least one shared layer")
+        for m, sizes in enumerate(msizes):
+            if len(sizes) != len(ssizes):
+                raise ValueError(f"modality {m} has {len(sizes)} layers but there are {len(ssizes)} "
+                                 f"shared layers; each multimodal unit needs one of each")
+        if any(n <= 0 for sizes in msizes for n in sizes) or any(n <= 0 for n in ssizes):
+            raise ValueError("every layer size must be a positive integer")
+        if self.n_classes is not None and int(self.n_classes) < 2:
+            raise ValueError(f"n_classes must be >= 2 or None, got {self.n_classes}")
+        names = self.names
+        if names is None:
+            names = _DEFAULT_NAMES if len(msizes) <= 3 else tuple(f"m{i + 1}" for i in range(len(msizes)))
+            names = tuple(names[: len(msizes)])
+        names = tuple(str(n) for n in names)
+        if (len(names) != len(msizes) or len(set(names)) != len(names) or "s" in names
+                or not all(re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", n) for n in names)):
+            raise ValueError(f"names must be {len(msizes)} distinct alphanumeric strings other than "
+                             f"'s', got {names}")
+        object.__setattr__(self, "modality_sizes", msizes)
+        object.__setattr__(self, "shared_sizes", ssizes)
+        object.__setattr__(self, "names", names)
+
+    # --- the edge set -----------------------------------------------------------------------
+    @property
+    def L(self) -> int:
+        """Number of multimodal units (depth)."""
+        return len(self.shared_sizes)
+
+    @property
+    def M(self) -> int:
+        """Number of modalities."""
+        return len(self.modality_sizes)
+
+    @property
+    def input_sizes(self) -> tuple:
+        return tuple(sizes[0] for sizes in self.modality_sizes)
+
+    def modality_levels(self) -> range:
+        """Levels l at which h^m_l exists (1 is the input)."""
+        return range(1, 2) if self.scheme == "emf" else range(1, self.L + 1)
+
+    def fusion_levels(self) -> tuple:
+        """Levels l with fusion edges h^m_l -> s_l."""
+        return {"emf": (1,), "imf": (self.L,), "dmf": tuple(range(1, self.L + 1))}[self.scheme]
+
+    def shared_levels(self) -> tuple:
+        """Levels l at which a shared layer s_l exists."""
+        return (self.L,) if self.scheme == "imf" else tuple(range(1, self.L + 1))
+
+    def has_shared_chain(self, l: int) -> bool:
+        """Whether the edge s_{l-1} -> s_l exists (weight W^s_{l-1})."""
+        return self.scheme != "imf" and 2 <= l <= self.L
+
+    # --- parameter names and shapes ----------------------------------------------------------
+    def param_shapes(self) -> dict:
+        """Every parameter's key and shape, in forward order."""
+        shapes = {}
+        for l in range(1, self.L + 1):
+            if l >= 2 and l in self.modality_levels():
+                for m, name in enumerate(self.names):
+                    n_prev, n = self.modality_sizes[m][l - 2], self.modality_sizes[m][l - 1]
+                    shapes[f"W^{name}_{l - 1}"] = (n, n_prev)
+                    shapes[f"b^{name}_{l}"] = (n,)
+            if l in self.shared_levels():
+                s = self.shared_sizes[l - 1]
+                if l in self.fusion_levels():
+                    for m, name in enumerate(self.names):
+                        shapes[f"W^{{{name}->s}}_{l}"] = (s, self.modality_sizes[m][l - 1])
+                if self.has_shared_chain(l):
+                    shapes[f"W^s_{l - 1}"] = (s, self.shared_sizes[l - 2])
+                shapes[f"b^s_{l}"] = (s,)
+        if self.n_classes is not None:
+            shapes["W^out"] = (self.n_classes, self.shared_sizes[-1])
+            shapes["b^out"] = (self.n_classes,)
+        return shapes
+
+    def n_params(self) -> int:
+        return sum(math.prod(shape) for shape in self.param_shapes().values())
+
+    def with_scheme(self, scheme: str) -> "Architecture":
+        """The same sizes under another fusion scheme (for side-by-side comparisons)."""
+        return Architecture(scheme, self.modality_sizes, self.shared_sizes, self.n_classes, self.names)
+
+
+def paper_mnist_architecture(scheme: str = "dmf") -> Architecture:
+    """The MNIST network of section 4.1: each half [392, 512, 128], shared [512, 256, 64], 10 classes."""
+    return Architecture(scheme, ((392, 512, 128), (392, 512, 128)), (512, 256, 64), 10, ("x", "y"))
+
+
+def init_params(arch: Architecture, rng, xp=None, dtype=None) -> dict:
+    """Random initial parameters: zero biases, weights uniform in +-4 sqrt(6 / (fan_in + fan_out)).
+
+    That is Glorot's range scaled by 4 for the sigmoid (Glorot & Bengio 2010), with fan_in the
+    *total* fan-in of the destination layer, so that a shared layer fed by several layers gets
+    pre-activations of the same scale as a modality layer fed by one. ``rng`` is a NumPy
+    Generator; the numbers are drawn on the host so the same seed gives the same network on every
+    backend.
+    """
+    xp = backend.get_xp() if xp is None else xp
+    dtype = backend.DEFAULT_DTYPE if dtype is None else dtype
+    shapes = arch.param_shapes()
+    fan_in = {}
+    for key, shape in shapes.items():
+        if key.startswith("W"):
+            dest = _destination(key)
+            fan_in[dest] = fan_in.get(dest, 0) + shape[1]
+    params = {}
+    for key, shape in shapes.items():
+        if key.startswith("b"):
+            params[key] = xp.zeros(shape, dtype=dtype)
+        else:
+            limit = 4.0 * math.sqrt(6.0 / (fan_in[_destination(key)] + shape[0]))
+            params[key] = backend.to_device(rng.uniform(-limit, limit, size=shape), xp, dtype)
+    return params
+
+
+def _destination(weight_key: str) -> str:
+    """The layer a weight feeds: 'W^x_1' -> 'h^x_2', 'W^{x->s}_2' -> 's_2', 'W^s_1' -> 's_2'."""
+    if weight_key == "W^out":
+        return "out"
+    head, level = weight_key.rsplit("_", 1)
+    if head.endswith("->s}") or head == "W^s":
+        return f"s_{int(level) + (head == 'W^s')}"
+    return f"h{head[1:]}_{int(level) + 1}"
+
+
+@dataclass
+class Forward:
+    """What the forward pass computed, and what backward needs: every activation by name.
+
+    h[(m, l)]: h^m_l, shape (N, n_l) (h[(m, 1)] is the input); s[l]: s_l, shape (N, |s_l|);
+    logits: (N, n_classes) or None.
+    """
+
+    arch: Architecture
+    h: dict = field(default_factory=dict)
+    s: dict = field(default_factory=dict)
+    logits: object = None
+
+    @property
+    def top(self):
+        """The top joint representation s_L."""
+        return self.s[self.arch.L]
+
+
+def modality_layer_forward(h_prev, W, b, out=None):
+    """Eq. 4: h^m_l = f(W^m_{l-1} h^m_{l-1} + b^m_l).
+
+    h_prev: (N, n_{l-1}); W: (n_l, n_{l-1}); b: (n_l,) -> (N, n_l). The paper omits biases.
+    """
+    return sigmoid(affine_forward(h_prev, W, b, out=out), out=out)
+
+
+def shared_layer_forward(hs, W_fusion, s_prev, W_s, b, out=None):
+    """Eq. 3: s_l = f(M_l), M_l = sum_m W^{m->s}_l h^m_l + W^s_{l-1} s_{l-1} + b^s_l.
+
+    Without the shared-chain term (s_prev None) this is Eq. 1, the IMF unit, and EMF's bottom layer.
+    hs: list of (N, n^m_l), one per modality fused at this level (may be empty);
+    W_fusion: matching list of (|s_l|, n^m_l); s_prev: (N, |s_{l-1}|) or None; W_s: (|s_l|, |s_{l-1}|)
+    or None; b: (|s_l|,). Returns s_l: (N, |s_l|).
+    """
+    terms = list(zip(hs, W_fusion)) + ([(s_prev, W_s)] if s_prev is not None else [])
+    if not terms:
+        raise ValueError("a shared layer needs at least one input")
+    x0, W0 = terms[0]
+    a = affine_forward(x0, W0, b, out=out)
+    xp = backend.array_module(a)
+    for x, W in terms[1:]:
+        a += xp.matmul(x, W.T)
+    return sigmoid(a, out=a)
+
+
+def forward(params: dict, xs, arch: Architecture, check: bool = True) -> Forward:
+    """The forward pass of any scheme: Eqs. 4 and 3 level by level, then the classifier logits.
+
+    xs: list of M arrays, xs[m] of shape (N, n^m_1). Returns a :class:`Forward`. ``check=False``
+    skips input validation (for training loops that validated the whole data set once).
+    """
+    if check:
+        check_modalities(xs, arch)
+    fw = Forward(arch)
+    for m, x in enumerate(xs):
+        fw.h[(m, 1)] = x
+    for l in range(1, arch.L + 1):
+        if l >= 2 and l in arch.modality_levels():
+            for m, name in enumerate(arch.names):
+                fw.h[(m, l)] = modality_layer_forward(fw.h[(m, l - 1)], params[f"W^{name}_{l - 1}"],
+                                                      params[f"b^{name}_{l}"])
+        if l in arch.shared_levels():
+            fused = l in arch.fusion_levels()
+            chain = arch.has_shared_chain(l)
+            fw.s[l] = shared_layer_forward(
+                [fw.h[(m, l)] for m in range(arch.M)] if fused else [],
+                [params[f"W^{{{name}->s}}_{l}"] for name in arch.names] if fused else [],
+                fw.s[l - 1] if chain else None,
+                params[f"W^s_{l - 1}"] if chain else None,
+                params[f"b^s_{l}"])
+    if arch.n_classes is not None:
+        fw.logits = affine_forward(fw.top, params["W^out"], params["b^out"])
+    return fw

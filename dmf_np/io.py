@@ -1,0 +1,74 @@
+"""Files: atomic writes, checkpoints (arrays + JSON metadata) that training resumes from.
+
+Every file is written to a temporary name in the same directory and then renamed over the target,
+so an interrupted run leaves either the old file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .backend import to_device, to_host
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file + rename); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path, obj) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def save_checkpoint(path, arrays: dict, meta: dict) -> Path:
+    """Save named arrays (moved to the host) and a JSON-serialisable ``meta`` dict in one .npz."""
+    import io as _io  # noqa: PLC0415
+
+    buf = _io.BytesIO()
+    payload = {f"a/{k}": to_host(v) for k, v in arrays.items()}
+    payload["meta.json"] = np.frombuffer(json.dumps(meta, default=_json_default).encode(), dtype=np.uint8)
+    np.savez(buf, **payload)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path, xp=np):
+    """(arrays on backend ``xp``, meta) from :func:`save_checkpoint`; a clear error if missing/corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta.json"]).decode())
+            arrays = {k[2:]: to_device(z[k], xp) for k in z.files if k.startswith("a/")}
+    except Exception as exc:
+        raise ValueError(f"checkpoint {path} is unreadable ({exc}); delete it to start over") from exc
+    return arrays, meta

@@ -1,0 +1,44 @@
+"""One optimizer for pretraining and fine-tuning: SGD with momentum and L2 weight decay.
+
+Convention (the same everywhere in dmf_np): ``grads[k]`` is dE/dtheta_k for a loss E to *minimise*.
+The RBM's contrastive-divergence statistic, which is an estimate of +d(log-likelihood)/dtheta, is
+turned into this form once, in :mod:`dmf_np.rbm`, so this optimizer never needs to know which one
+it is serving.
+
+    v <- momentum * v - lr * (g + weight_decay * theta)      (weight decay on weights 'W...' only)
+    theta <- theta + v
+"""
+from __future__ import annotations
+
+from .backend import array_module, to_device, to_host
+
+
+class SGD:
+    """Minibatch SGD with classical momentum; updates parameters in place."""
+
+    def __init__(self, lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 0.0):
+        if lr <= 0 or not 0 <= momentum < 1 or weight_decay < 0:
+            raise ValueError(f"need lr > 0, 0 <= momentum < 1, weight_decay >= 0; got {lr}, {momentum}, {weight_decay}")
+        self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
+        self.velocity: dict = {}
+
+    def step(self, params: dict, grads: dict, lr: float | None = None) -> None:
+        """One update of every parameter that has a gradient (``lr`` overrides the default once)."""
+        lr = self.lr if lr is None else lr
+        for key, g in grads.items():
+            p = params[key]
+            v = self.velocity.get(key)
+            if v is None:
+                v = self.velocity[key] = array_module(p).zeros_like(p)
+            v *= self.momentum
+            v -= lr * g
+            if self.weight_decay and key.startswith("W"):
+                v -= (lr * self.weight_decay) * p
+            p += v
+
+    def state_dict(self) -> dict:
+        """Host copies of the velocities, for checkpoints."""
+        return {k: to_host(v) for k, v in self.velocity.items()}
+
+    def load_state_dict(self, state: dict, xp) -> None:
+        self.velocity = {k: to_device(v, xp) for k, v in state.items()}

@@ -1,0 +1,110 @@
+"""Supervised fine-tuning of the discriminative variant (Fig. 3, left): minibatch SGD with momentum.
+
+Resumable: with ``checkpoint=PATH`` the parameters, optimizer state, random-generator state and the
+history are saved atomically after every epoch, and a later call with the same path continues from
+the last completed epoch, giving the same result as an uninterrupted run. A non-finite loss stops
+training with :class:`DivergenceError`; the checkpoint then still holds the last good epoch.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from . import backend
+from .backprop import loss_and_grads
+from .checks import check_labels, check_modalities, check_params
+from .fusion import Architecture, forward
+from .io import load_checkpoint, save_checkpoint
+from .optim import SGD
+from .progress import progress
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+def predict(params: dict, xs, arch: Architecture, batch_size: int = 1000):
+    """Class predictions (N,) of the discriminative network, computed in batches."""
+    check_modalities(xs, arch)
+    xp = backend.array_module(xs[0])
+    n = xs[0].shape[0]
+    out = []
+    for i in range(0, n, batch_size):
+        fw = forward(params, [x[i:i + batch_size] for x in xs], arch, check=False)
+        out.append(fw.logits.argmax(axis=1))
+    return xp.concatenate(out) if out else xp.zeros(0, dtype=xp.int64)
+
+
+def error_rate(params: dict, xs, labels, arch: Architecture, batch_size: int = 1000) -> float:
+    """Classification error in percent."""
+    pred = predict(params, xs, arch, batch_size)
+    return 100.0 * float((pred != labels).mean())
+
+
+def mean_loss(params: dict, xs, labels, arch: Architecture, batch_size: int = 1000) -> float:
+    """Mean cross-entropy over a whole data set (no parameter update)."""
+    from .layers import softmax_cross_entropy  # noqa: PLC0415
+
+    n = xs[0].shape[0]
+    total = 0.0
+    for i in range(0, n, batch_size):
+        fw = forward(params, [x[i:i + batch_size] for x in xs], arch, check=False)
+        total += float(softmax_cross_entropy(fw.logits, labels[i:i + batch_size])[0]) * fw.logits.shape[0]
+    return total / n
+
+
+def fit_classifier(params: dict, arch: Architecture, xs, labels, *, epochs: int, batch_size: int = 100,
+                   optimizer: SGD | None = None, seed: int = 0, cut=(), lr_decay: float = 1.0,
+                   eval_fn=None, checkpoint=None, show_progress: bool | None = None, desc: str = "fine-tune"):
+    """Train ``params`` in place by minibatch SGD on softmax cross-entropy; returns the history.
+
+    xs: list of (N, n^m_1) float arrays; labels: (N,) integers. Each epoch visits the examples in a
+    fresh random order drawn from ``seed``. lr is multiplied by ``lr_decay`` after each epoch.
+    ``eval_fn(params) -> dict`` adds its metrics to each epoch's record. ``cut`` cuts learning paths
+    (see :mod:`dmf_np.backprop`). History: {"train_loss": [...], <eval keys>: [...]}, one per epoch.
+    """
+    check_params(params, arch)
+    check_modalities(xs, arch)
+    n = xs[0].shape[0]
+    check_labels(labels, n, arch.n_classes)
+    if epochs < 0 or batch_size < 1:
+        raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
+    xp = backend.array_module(xs[0])
+    optimizer = SGD() if optimizer is None else optimizer
+    rng = np.random.default_rng(seed)  # host generator: the same order on every backend
+    history: dict = {"train_loss": []}
+    start = 0
+    if checkpoint is not None and Path(checkpoint).is_file():
+        arrays, meta = load_checkpoint(checkpoint, xp)
+        for k in params:
+            params[k][...] = arrays[f"param/{k}"]
+        optimizer.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}, xp)
+        rng.bit_generator.state = meta["rng"]
+        history, start = meta["history"], meta["epoch"]
+    lr = optimizer.lr * lr_decay ** start
+    for epoch in progress(range(start, epochs), desc=desc, show=show_progress, initial=start, total=epochs):
+        order = rng.permutation(n)
+        losses = []
+        for i in range(0, n, batch_size):
+            idx = backend.to_device(order[i:i + batch_size], xp)
+            loss, bw = loss_and_grads(params, [x[idx] for x in xs], labels[idx], arch, cut=cut)
+            losses.append(loss)
+            optimizer.step(params, bw.grads, lr=lr)
+        epoch_loss = float(sum(float(v) for v in losses) / len(losses)) if losses else float("nan")
+        if not math.isfinite(epoch_loss):
+            raise DivergenceError(f"{desc}: training loss became {epoch_loss} in epoch {epoch + 1} "
+                                  f"(lr={lr:g}); try a smaller learning rate. "
+                                  + (f"The last good state is in {checkpoint}." if checkpoint else ""))
+        history["train_loss"].append(epoch_loss)
+        if eval_fn is not None:
+            for k, v in eval_fn(params).items():
+                history.setdefault(k, []).append(v)
+        lr *= lr_decay
+        if checkpoint is not None:
+            arrays = {f"param/{k}": v for k, v in params.items()}
+            arrays.update({f"opt/{k}": v for k, v in optimizer.state_dict().items()})
+            save_checkpoint(checkpoint, arrays, {"epoch": epoch + 1, "history": history,
+                                                 "rng": rng.bit_generator.state})
+    return history

@@ -1,0 +1,130 @@
+"""Eqs. 5-8: gradient checks of every parameter, learning-path decomposition, path cuts."""
+import numpy as np
+import pytest
+
+from dmf_np import backend
+from dmf_np.backprop import (backward, classifier_loss, cross_modal_cuts, grad_shared_activation,
+                             grad_via_shared_path, loss_and_grads, shared_to_modality_jacobian,
+                             shared_to_shared_jacobian)
+from dmf_np.fusion import SCHEMES, forward, init_params
+from dmf_np.gradcheck import check_directional, gradcheck_fusion, small_architecture
+from dmf_np.layers import sigmoid_backward, softmax_cross_entropy
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("modalities", [2, 3])
+@pytest.mark.parametrize("depth", [2, 3, 4])
+def test_every_parameter_passes_gradient_check(scheme, modalities, depth, xp):
+    errors = gradcheck_fusion(scheme, modalities, depth, seed=depth, xp=xp)
+    assert len(errors) == len(small_architecture(scheme, modalities, depth).param_shapes())
+    worst = max(errors, key=errors.get)
+    assert errors[worst] < 1e-6, f"{worst}: {errors[worst]}"
+
+
+def _setup(scheme, xp, M=2, L=3, n=6, seed=0):
+    arch = small_architecture(scheme, M, L)
+    rng = np.random.default_rng(seed)
+    params = init_params(arch, rng, xp=xp, dtype=np.float64)
+    xs = [backend.to_device(rng.uniform(0, 1, (n, k)), xp, np.float64) for k in arch.input_sizes]
+    labels = backend.to_device(rng.integers(0, arch.n_classes, n), xp)
+    return arch, params, xs, labels
+
+
+def test_directional_check_detects_a_wrong_gradient(xp):
+    arch, params, xs, labels = _setup("dmf", xp)
+    _, bw = loss_and_grads(params, xs, labels, arch)
+
+    def loss():
+        return softmax_cross_entropy(forward(params, xs, arch).logits, labels)[0]
+
+    rng = np.random.default_rng(5)
+    assert max(check_directional(loss, params, bw.grads, rng)) < 1e-6
+    bw.grads["W^{x->s}_2"] = bw.grads["W^{x->s}_2"] * 1.05  # a 5% mistake in one parameter
+    assert min(check_directional(loss, params, bw.grads, rng)) > 1e-4
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_learning_paths_sum_to_the_total(scheme, xp):
+    arch, params, xs, labels = _setup(scheme, xp, M=3, L=4)
+    _, bw = loss_and_grads(params, xs, labels, arch, paths=True, input_grads=True)
+    for key, g in bw.grads.items():
+        parts = bw.grad_paths["modality"][key] + bw.grad_paths["shared"][key]
+        assert np.allclose(backend.to_host(parts), backend.to_host(g), rtol=1e-12, atol=1e-15), key
+    for key, split in bw.dh_paths.items():
+        total = split["modality"] + split["shared"]
+        assert np.allclose(backend.to_host(total), backend.to_host(bw.dh[key]), rtol=1e-12, atol=1e-15)
+
+
+def test_dmf_has_both_paths_and_imf_one(xp):
+    _, _, _, _ = None, None, None, None
+    for scheme, both in (("dmf", True), ("imf", False)):
+        arch, params, xs, labels = _setup(scheme, xp)
+        _, bw = loss_and_grads(params, xs, labels, arch, paths=True)
+        split = bw.dh_paths[(0, 2)]  # h^x_2, below the top unit
+        has_shared = float(abs(split["shared"]).sum()) > 0
+        has_mod = float(abs(split["modality"]).sum()) > 0
+        assert has_mod and has_shared == both
+
+
+def test_eq7_and_eq8_products_equal_explicit_jacobians(xp):
+    arch, params, xs, labels = _setup("dmf", xp)
+    fw = forward(params, xs, arch)
+    _, _, _, d_top = classifier_loss(params, fw, labels)
+    bw = backward(params, fw, d_top)
+    l = 2
+    # Eq. 6 with Eq. 8: dE/ds_2 = dE/ds_3 ds_3/ds_2, one example at a time
+    J8 = backend.to_host(shared_to_shared_jacobian(fw.s[l + 1], params[f"W^s_{l}"]))
+    ds_next = backend.to_host(bw.ds[l + 1])
+    explicit = np.einsum("nj,nji->ni", ds_next, J8)
+    product = grad_shared_activation(sigmoid_backward(bw.ds[l + 1], fw.s[l + 1]), params[f"W^s_{l}"])
+    assert np.allclose(explicit, backend.to_host(product), rtol=1e-12)
+    assert np.allclose(explicit, backend.to_host(bw.ds[l]), rtol=1e-12)
+    # Eq. 7: dE/ds_2 ds_2/dh^x_2
+    J7 = backend.to_host(shared_to_modality_jacobian(fw.s[l], params[f"W^{{x->s}}_{l}"]))
+    explicit7 = np.einsum("nj,nji->ni", backend.to_host(bw.ds[l]), J7)
+    product7 = grad_via_shared_path(sigmoid_backward(bw.ds[l], fw.s[l]), params[f"W^{{x->s}}_{l}"])
+    assert np.allclose(explicit7, backend.to_host(product7), rtol=1e-12)
+
+
+def test_cross_modal_cuts_remove_exactly_the_shared_terms(xp):
+    arch, params, xs, labels = _setup("dmf", xp, L=4)
+    cuts = cross_modal_cuts(arch)
+    assert set(cuts) == {("shared", m, l) for m in (0, 1) for l in (2, 3)}
+    _, full = loss_and_grads(params, xs, labels, arch, paths=True)
+    _, cut = loss_and_grads(params, xs, labels, arch, cut=cuts, paths=True)
+    # the shared stack and the top unit are untouched by cuts into the modality stacks
+    for key in ("W^out", "W^s_3", "W^{x->s}_4", "W^{y->s}_2", "W^x_3"):
+        assert np.allclose(backend.to_host(full.grads[key]), backend.to_host(cut.grads[key])), key
+    # below the top, each modality layer now gets only its modality term
+    for m in (0, 1):
+        for l in (2, 3):
+            assert float(abs(cut.dh_paths[(m, l)]["shared"]).sum()) == 0
+    assert not np.allclose(backend.to_host(full.grads["W^x_1"]), backend.to_host(cut.grads["W^x_1"]))
+
+
+def test_cutting_every_path_into_a_modality_zeroes_its_gradients(xp):
+    arch, params, xs, labels = _setup("dmf", xp, L=3)
+    cuts = [("shared", "x", l) for l in (2, 3)]
+    _, bw = loss_and_grads(params, xs, labels, arch, cut=cuts)
+    for key in ("W^x_1", "b^x_2", "W^x_2", "b^x_3"):
+        assert float(abs(bw.grads[key]).sum()) == 0, key
+    assert float(abs(bw.grads["W^y_1"]).sum()) > 0
+
+
+def test_chain_cut_and_bad_cuts(xp):
+    arch, params, xs, labels = _setup("dmf", xp, L=3)
+    _, bw = loss_and_grads(params, xs, labels, arch, cut=[("chain", 2)])
+    assert float(abs(bw.grads["W^s_1"]).sum()) == 0 and float(abs(bw.grads["W^{x->s}_1"]).sum()) == 0
+    for bad, match in ((("chain", 5), "no edge"), (("shared", "q", 2), "unknown modality"),
+                       (("sideways", 0, 1), "unknown cut"), ("shared", "a cut is a tuple")):
+        with pytest.raises(ValueError, match=match):
+            loss_and_grads(params, xs, labels, arch, cut=[bad])
+
+
+def test_gradients_keep_dtype_and_shape(xp):
+    arch, params, xs, labels = _setup("dmf", xp)
+    p32 = {k: v.astype(np.float32) for k, v in params.items()}
+    _, bw = loss_and_grads(p32, [x.astype(np.float32) for x in xs], labels, arch)
+    assert list(bw.grads) == list(p32)
+    for k, g in bw.grads.items():
+        assert g.shape == p32[k].shape and g.dtype == np.float32, k

@@ -1,0 +1,133 @@
+"""The three schemes: edge sets, parameter counts, forward equations, dtypes, bad input."""
+import numpy as np
+import pytest
+
+from dmf_np import backend
+from dmf_np.fusion import (SCHEMES, Architecture, forward, init_params, modality_layer_forward,
+                           paper_mnist_architecture, shared_layer_forward)
+from dmf_np.gradcheck import small_architecture
+from dmf_np.layers import sigmoid
+
+
+def _data(arch, xp, rng, n=5, dtype=np.float64):
+    return [backend.to_device(rng.uniform(0, 1, (n, k)), xp, dtype) for k in arch.input_sizes]
+
+
+def test_paper_mnist_parameter_counts():
+    counts = {s: paper_mnist_architecture(s).n_params() for s in SCHEMES}
+    # by hand: weights + biases of each edge set, plus the 64 -> 10 classifier
+    out = 64 * 10 + 10
+    emf = 784 * 512 + 512 + 512 * 256 + 256 + 256 * 64 + 64 + out
+    imf = 2 * (392 * 512 + 512 + 512 * 128 + 128) + 2 * 128 * 64 + 64 + out
+    dmf = (2 * (392 * 512 + 512 + 512 * 128 + 128) + 784 * 512 + 512
+           + 2 * 512 * 256 + 512 * 256 + 256 + 2 * 128 * 64 + 256 * 64 + 64 + out)
+    assert counts == {"emf": emf, "imf": imf, "dmf": dmf}
+    assert 2 <= counts["dmf"] / counts["emf"] <= 3 and 2 <= counts["dmf"] / counts["imf"] <= 3
+
+
+def test_edge_sets():
+    a = Architecture("dmf", ((4, 3, 2), (5, 3, 2)), (6, 5, 4))
+    assert a.fusion_levels() == (1, 2, 3) and a.shared_levels() == (1, 2, 3)
+    i = a.with_scheme("imf")
+    assert i.fusion_levels() == (3,) and i.shared_levels() == (3,) and not i.has_shared_chain(3)
+    e = a.with_scheme("emf")
+    assert e.fusion_levels() == (1,) and list(e.modality_levels()) == [1] and e.has_shared_chain(2)
+    assert "W^x_1" not in e.param_shapes() and "W^s_1" not in i.param_shapes()
+
+
+def test_dmf_forward_is_eqs_3_and_4(xp, rng):
+    """Recompute a depth-3 DMF by hand, unit by unit, from the paper's equations."""
+    arch = Architecture("dmf", ((4, 3, 2), (5, 3, 2)), (6, 5, 4), n_classes=3)
+    p = init_params(arch, rng, xp=xp, dtype=np.float64)
+    x, y = _data(arch, xp, rng)
+    fw = forward(p, [x, y], arch)
+    s1 = sigmoid(x @ p["W^{x->s}_1"].T + y @ p["W^{y->s}_1"].T + p["b^s_1"])
+    hx2 = sigmoid(x @ p["W^x_1"].T + p["b^x_2"])
+    hy2 = sigmoid(y @ p["W^y_1"].T + p["b^y_2"])
+    s2 = sigmoid(hx2 @ p["W^{x->s}_2"].T + hy2 @ p["W^{y->s}_2"].T + s1 @ p["W^s_1"].T + p["b^s_2"])
+    hx3 = sigmoid(hx2 @ p["W^x_2"].T + p["b^x_3"])
+    hy3 = sigmoid(hy2 @ p["W^y_2"].T + p["b^y_3"])
+    s3 = sigmoid(hx3 @ p["W^{x->s}_3"].T + hy3 @ p["W^{y->s}_3"].T + s2 @ p["W^s_2"].T + p["b^s_3"])
+    for got, want in ((fw.s[1], s1), (fw.s[2], s2), (fw.s[3], s3), (fw.h[(0, 3)], hx3), (fw.h[(1, 2)], hy2)):
+        assert np.allclose(backend.to_host(got), backend.to_host(want), rtol=1e-12, atol=1e-14)
+    logits = s3 @ p["W^out"].T + p["b^out"]
+    assert np.allclose(backend.to_host(fw.logits), backend.to_host(logits))
+
+
+def test_imf_is_eq_1_and_emf_concatenates(xp, rng):
+    arch = Architecture("imf", ((4, 3), (5, 2)), (6, 4), n_classes=3)
+    p = init_params(arch, rng, xp=xp, dtype=np.float64)
+    x, y = _data(arch, xp, rng)
+    fw = forward(p, [x, y], arch)
+    hx, hy = modality_layer_forward(x, p["W^x_1"], p["b^x_2"]), modality_layer_forward(y, p["W^y_1"], p["b^y_2"])
+    s2 = shared_layer_forward([hx, hy], [p["W^{x->s}_2"], p["W^{y->s}_2"]], None, None, p["b^s_2"])
+    assert np.allclose(backend.to_host(fw.top), backend.to_host(s2)) and set(fw.s) == {2}
+
+    emf = arch.with_scheme("emf")
+    p = init_params(emf, rng, xp=xp, dtype=np.float64)
+    fw = forward(p, [x, y], emf)
+    W1 = xp.concatenate([p["W^{x->s}_1"], p["W^{y->s}_1"]], axis=1)  # one weight on [x, y]
+    s1 = sigmoid(xp.concatenate([x, y], axis=1) @ W1.T + p["b^s_1"])
+    assert np.allclose(backend.to_host(fw.s[1]), backend.to_host(s1))
+    assert set(fw.h) == {(0, 1), (1, 1)}
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_float32_and_float64_forward_agree_and_keep_dtype(scheme, xp, rng):
+    arch = small_architecture(scheme, 3, 3)
+    p64 = init_params(arch, np.random.default_rng(0), xp=xp, dtype=np.float64)
+    p32 = {k: v.astype(np.float32) for k, v in p64.items()}
+    xs64 = _data(arch, xp, rng, n=7)
+    xs32 = [x.astype(np.float32) for x in xs64]
+    f64, f32 = forward(p64, xs64, arch), forward(p32, xs32, arch)
+    assert f32.logits.dtype == np.float32 and f64.logits.dtype == np.float64
+    assert f32.logits.shape == (7, arch.n_classes)
+    for key, a in f32.h.items():
+        assert a.dtype == np.float32 and a.shape == f64.h[key].shape
+    assert np.allclose(backend.to_host(f32.logits), backend.to_host(f64.logits), rtol=1e-4, atol=1e-5)
+
+
+def test_init_is_seeded():
+    arch = paper_mnist_architecture("dmf")
+    a = init_params(arch, np.random.default_rng(3), xp=np)
+    b = init_params(arch, np.random.default_rng(3), xp=np)
+    assert all(np.array_equal(a[k], b[k]) for k in a) and a["W^x_1"].dtype == np.float32
+
+
+# --- bad input ------------------------------------------------------------------------------
+@pytest.fixture
+def net():
+    arch = Architecture("dmf", ((4, 3), (5, 3)), (6, 4), n_classes=3)
+    return arch, init_params(arch, np.random.default_rng(0), xp=np)
+
+
+@pytest.mark.parametrize("xs, match", [
+    ([np.zeros((2, 4), np.float32)], "expected 2 modalities"),
+    ([np.zeros((2, 4), np.float32)] * 3, "expected 2 modalities"),
+    ([np.zeros((2, 4), np.float32), np.zeros((3, 5), np.float32)], "batch sizes differ"),
+    ([np.zeros((2, 4), np.float32), np.zeros((2, 6), np.float32)], "must have 5 features"),
+    ([np.zeros((2, 4, 1), np.float32), np.zeros((2, 5), np.float32)], "must be 2-D"),
+    ([np.zeros((2, 4), np.int64), np.zeros((2, 5), np.int64)], "floating-point"),
+    ([np.full((2, 4), np.nan, np.float32), np.zeros((2, 5), np.float32)], "NaN or infinite"),
+    ([np.zeros((2, 4), np.float32), np.full((2, 5), np.inf, np.float32)], "NaN or infinite"),
+    (np.zeros((2, 9), np.float32), "list of 2 arrays"),
+    ([np.zeros((2, 4), np.float32), np.zeros((2, 5), np.float64)], "share one dtype"),
+])
+def test_bad_inputs_are_named(net, xs, match):
+    arch, params = net
+    with pytest.raises((ValueError, TypeError), match=match):
+        forward(params, xs, arch)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(scheme="xmf"), "unknown fusion scheme"),
+    (dict(modality_sizes=((4, 3),)), "at least 2 modalities"),
+    (dict(modality_sizes=((4, 3), (5,))), "each multimodal unit needs one of each"),
+    (dict(shared_sizes=(6, 0)), "positive integer"),
+    (dict(names=("a", "a")), "distinct"),
+])
+def test_bad_architectures_are_named(kwargs, match):
+    spec = dict(scheme="dmf", modality_sizes=((4, 3), (5, 3)), shared_sizes=(6, 4))
+    spec.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        Architecture(**spec)
