@@ -34,6 +34,14 @@ def cmd_demo(args) -> int:
     return 0
 
 
+# Commands that own their argument parsing live beside the code they run; ``main(argv) -> int``.
+DELEGATED = {
+    "pretrain": ("dmf_np.pretrain", "layer-wise RBM pretraining of a fusion network (no fine-tuning)"),
+    "reproduce": ("dmf_np.experiments.cli", "reproduce the paper: fig4, table1 (MNIST), table2 (Wiki)"),
+    "bench": ("dmf_np.bench_cli", "time dmf_np beside PyTorch (see bench/bench.py)"),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dmf_np", description="Dense Multimodal Fusion in NumPy/CuPy")
     sub = p.add_subparsers(dest="command", required=True)
@@ -55,12 +63,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--backend", default=None)
     s.set_defaults(func=cmd_demo)
+
+    for name, (_, help_text) in DELEGATED.items():  # listed in --help; main() dispatches them
+        sub.add_parser(name, help=help_text, add_help=False)
     return p
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+def run_delegated(name: str, argv: list) -> int:
+    """Hand ``argv`` to the module that owns command ``name``."""
+    import importlib  # noqa: PLC0415
+
+    module_name = DELEGATED[name][0]
     try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            print(f"error: command {name!r} is not available in this version", file=sys.stderr)
+            return 2
+        raise
+    return int(module.main(argv) or 0)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if argv and argv[0] in DELEGATED:
+            return run_delegated(argv[0], argv[1:])
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except (backend.BackendError, ValueError, TypeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
