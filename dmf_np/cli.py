@@ -27,6 +27,16 @@ def cmd_gradcheck(args) -> int:
     return 0 if worst <= args.tol else 1
 
 
+def cmd_params(args) -> int:
+    from .fusion import SCHEMES, paper_mnist_architecture  # noqa: PLC0415
+
+    counts = {s: paper_mnist_architecture(s).n_params() for s in SCHEMES}
+    print("parameters of the paper's MNIST network (each half [392, 512, 128], shared [512, 256, 64], 10 classes)")
+    for s in SCHEMES:
+        print(f"  {s.upper()}: {counts[s]:>9,d}  ({counts[s] / counts['emf']:.2f}x EMF, {counts[s] / counts['imf']:.2f}x IMF)")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo  # noqa: PLC0415
 
@@ -57,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backend", default=None, help="numpy or cupy (default: $DMF_BACKEND or numpy)")
     s.add_argument("--tol", type=float, default=1e-6, help="exit status 1 above this (default 1e-6)")
     s.set_defaults(func=cmd_gradcheck)
+
+    s = sub.add_parser("params", help="parameter counts of EMF, IMF and DMF for the paper's MNIST network")
+    s.set_defaults(func=cmd_params)
 
     s = sub.add_parser("demo", help="EMF, IMF and DMF side by side on generated two-modality data")
     s.add_argument("--epochs", type=int, default=15)

@@ -31,3 +31,9 @@ def test_demo_prints_three_losses(capsys):
     assert main(["demo", "--epochs", "2"]) == 0
     out = capsys.readouterr().out
     assert all(s in out for s in ("EMF:", "IMF:", "DMF:"))
+
+
+def test_params_command_reports_ratio(capsys):
+    assert main(["params"]) == 0
+    out = capsys.readouterr().out
+    assert "DMF: 1,362,634" in out and "2.48x EMF" in out
