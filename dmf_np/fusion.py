@@ -159,7 +159,8 @@ def paper_mnist_architecture(scheme: str = "dmf") -> Architecture:
 def init_params(arch: Architecture, rng, xp=None, dtype=None) -> dict:
     """Random initial parameters: zero biases, weights uniform in +-4 sqrt(6 / (fan_in + fan_out)).
 
-    That is Glorot's range scaled by 4 for the sigmoid (Glorot & Bengio 2010), with fan_in the
+    That is Glorot's range scaled by 4 for the sigmoid (Glorot & Bengio 2010; the softmax layer
+    W^out gets the plain range, so that the initial loss is near log(n_classes)), with fan_in the
     *total* fan-in of the destination layer, so that a shared layer fed by several layers gets
     pre-activations of the same scale as a modality layer fed by one. ``rng`` is a NumPy
     Generator; the numbers are drawn on the host so the same seed gives the same network on every
@@ -178,7 +179,8 @@ def init_params(arch: Architecture, rng, xp=None, dtype=None) -> dict:
         if key.startswith("b"):
             params[key] = xp.zeros(shape, dtype=dtype)
         else:
-            limit = 4.0 * math.sqrt(6.0 / (fan_in[_destination(key)] + shape[0]))
+            gain = 1.0 if key == "W^out" else 4.0  # the softmax layer is not a sigmoid: plain Glorot
+            limit = gain * math.sqrt(6.0 / (fan_in[_destination(key)] + shape[0]))
             params[key] = backend.to_device(rng.uniform(-limit, limit, size=shape), xp, dtype)
     return params
 
