@@ -1,0 +1,503 @@
+"""The generative variant (Fig. 3, right): the fusion network as encoder, its mirror as decoder.
+
+Section 3.2 turns DMF into an "encoder-decoder": the encoder is the fusion network of
+:mod:`dmf_np.fusion` without a classifier (its top s_L is the joint representation), and the decoder
+is "the reversed one", which reconstructs every modality from s_L. Fed one modality with the other
+zeroed, the network encodes a joint representation from it and decodes the missing modality.
+
+The mirror. The decoder is the encoder's graph with every edge reversed. Decoder nodes carry hats:
+hhat^m_l mirrors h^m_l and shat_l mirrors s_l, with shat_L = s_L (the code itself). Reversing
+
+* the modality chain  h^m_l -> h^m_{l+1}  gives  hhat^m_{l+1} -> hhat^m_l   weight W'^m_l      (n_l, n_{l+1})
+* a fusion edge       h^m_l -> s_l        gives  shat_l -> hhat^m_l         weight W'^{s->m}_l (n_l, |s_l|)
+* the shared chain    s_l -> s_{l+1}      gives  shat_{l+1} -> shat_l       weight W'^s_l      (|s_l|, |s_{l+1}|)
+
+so the decoder's equations are the encoder's Eqs. 3-4 read backwards:
+
+    shat_l    = f(W'^s_l shat_{l+1} + b'^s_l)                                          (mirror of Eq. 4)
+    hhat^m_l  = f(W'^m_l hhat^m_{l+1} + W'^{s->m}_l shat_l + b'^m_l)                    (mirror of Eq. 3)
+
+with whichever terms exist in the scheme. For DMF the decoder's shared layer feeds the decoder's
+modality layer at every level, exactly as the paper's mirrored DMF of Fig. 3 (right) draws it; for
+IMF it is the familiar "one shared layer, then modality stacks" decoder of the multimodal
+autoencoder; for EMF a shared stack whose bottom layer splits into the modalities. Building the
+decoder by reversing edges, rather than by hand for each scheme, keeps the three variants exactly as
+comparable as their encoders. The bottom nodes hhat^m_1 are the reconstructions; their output
+function depends on the data (``outputs``): 'bernoulli' (sigmoid, cross-entropy) for inputs in
+[0, 1], 'gaussian' (identity, squared error) for real-valued, standardised inputs. Both pairs are
+canonical, so the error at the output pre-activation is (hhat - x) / N for both.
+
+Parameters: one dict holding the encoder's keys (``arch.param_shapes()``) and the decoder's primed
+keys (``decoder_param_shapes``); weights start with 'W' so the optimizer's weight decay covers both.
+Tied initialisation (:func:`init_decoder` with the encoder's weights) sets every decoder weight to
+the transpose of the encoder weight it mirrors; they are trained untied afterwards.
+
+Backward. The decoder's error flows upwards, mirroring Eqs. 5-6: a decoder shared node collects
+error from several children (the decoder's modality layer of its level and the shared layer below),
+the mirror of Eq. 5; a decoder modality node gets error from the one below, the mirror of Eq. 6.
+dE/ds_L from the decoder then enters the encoder's own backward pass (:func:`dmf_np.backprop.backward`,
+Eqs. 5-8) unchanged.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from . import backend
+from .backprop import backward as encoder_backward
+from .checks import check_modalities
+from .fusion import Architecture, forward
+from .layers import affine_backward, affine_forward, sigmoid, sigmoid_backward
+
+OUTPUTS = ("bernoulli", "gaussian")
+
+
+def check_outputs(outputs, arch: Architecture) -> tuple:
+    """One output kind per modality, 'bernoulli' or 'gaussian'; a clear error otherwise."""
+    if isinstance(outputs, str):
+        outputs = (outputs,) * arch.M
+    outputs = tuple(str(o).lower() for o in outputs)
+    if len(outputs) != arch.M or any(o not in OUTPUTS for o in outputs):
+        raise ValueError(f"outputs must name one of {OUTPUTS} for each of the {arch.M} modalities "
+                         f"({', '.join(arch.names)}), got {outputs}")
+    return outputs
+
+
+# --- the decoder's edge set ------------------------------------------------------------------
+
+def decoder_param_shapes(arch: Architecture) -> dict:
+    """Every decoder parameter's key and shape, in decoding order (top level first).
+
+    W'^s_l: shat_{l+1} -> shat_l; W'^{s->m}_l: shat_l -> hhat^m_l; W'^m_l: hhat^m_{l+1} -> hhat^m_l;
+    b'^s_l for l < L, b'^m_l for every decoder modality layer (l = 1 is the reconstruction).
+    """
+    shapes = {}
+    mod_levels = set(arch.modality_levels())
+    for l in range(arch.L, 0, -1):
+        if l < arch.L and l in arch.shared_levels():
+            shapes[f"W'^s_{l}"] = (arch.shared_sizes[l - 1], arch.shared_sizes[l])
+            shapes[f"b'^s_{l}"] = (arch.shared_sizes[l - 1],)
+        if l not in mod_levels:
+            continue
+        for m, name in enumerate(arch.names):
+            n_l = arch.modality_sizes[m][l - 1]
+            if l in arch.fusion_levels():
+                shapes[f"W'^{{s->{name}}}_{l}"] = (n_l, arch.shared_sizes[l - 1])
+            if l + 1 in mod_levels:
+                shapes[f"W'^{name}_{l}"] = (n_l, arch.modality_sizes[m][l])
+            shapes[f"b'^{name}_{l}"] = (n_l,)
+    return shapes
+
+
+def generative_param_shapes(arch: Architecture) -> dict:
+    """Encoder (without classifier) and decoder parameter shapes together."""
+    if arch.n_classes is not None:
+        raise ValueError("the generative variant has no classifier: build its Architecture with n_classes=None")
+    return {**arch.param_shapes(), **decoder_param_shapes(arch)}
+
+
+def mirrored_key(dec_key: str) -> str:
+    """The encoder weight a decoder weight mirrors: W'^x_1 -> W^x_1, W'^{s->x}_2 -> W^{x->s}_2, W'^s_1 -> W^s_1."""
+    head, level = dec_key.rsplit("_", 1)
+    prefix = "W'^{s->"
+    if head.startswith(prefix):
+        return "W^{" + head[len(prefix):-1] + "->s}_" + level
+    return "W" + head[2:] + "_" + level
+
+
+def init_decoder(arch: Architecture, rng, xp=None, dtype=None, encoder_params: dict | None = None) -> dict:
+    """Decoder parameters: zero biases; weights tied to the encoder's transposes when it is given.
+
+    With ``encoder_params`` (e.g. after RBM pretraining) W'^. = (W^.)^T, the autoencoder that the
+    pretrained stack of RBMs defines (Hinton & Salakhutdinov 2006); training unties them. Without it,
+    the same uniform range as :func:`dmf_np.fusion.init_params`, with fan-in summed per decoder node.
+    """
+    xp = backend.get_xp() if xp is None else xp
+    dtype = backend.DEFAULT_DTYPE if dtype is None else dtype
+    shapes = decoder_param_shapes(arch)
+    fan_in = {}
+    for key, shape in shapes.items():
+        if key.startswith("W"):
+            dest = _decoder_destination(key)
+            fan_in[dest] = fan_in.get(dest, 0) + shape[1]
+    params = {}
+    for key, shape in shapes.items():
+        if key.startswith("b"):
+            params[key] = xp.zeros(shape, dtype=dtype)
+        elif encoder_params is not None:
+            params[key] = backend.to_device(encoder_params[mirrored_key(key)].T, xp, dtype).copy()
+        else:
+            limit = 4.0 * math.sqrt(6.0 / (fan_in[_decoder_destination(key)] + shape[0]))
+            params[key] = backend.to_device(rng.uniform(-limit, limit, size=shape), xp, dtype)
+    return params
+
+
+def _decoder_destination(key: str) -> str:
+    """The decoder node a weight feeds: W'^x_1 and W'^{s->x}_1 -> hhat^x_1, W'^s_1 -> shat_1."""
+    head, level = key.rsplit("_", 1)
+    if head == "W'^s":
+        return f"shat_{level}"
+    name = head[len("W'^{s->"):-1] if head.startswith("W'^{s->") else head[3:]
+    return f"hhat^{name}_{level}"
+
+
+def init_generative(arch: Architecture, rng, xp=None, dtype=None, tied: bool = True) -> dict:
+    """Random encoder (:func:`dmf_np.fusion.init_params`) plus a decoder, tied to it or drawn afresh."""
+    from .fusion import init_params  # noqa: PLC0415
+
+    generative_param_shapes(arch)  # validates n_classes=None
+    enc = init_params(arch, rng, xp=xp, dtype=dtype)
+    return {**enc, **init_decoder(arch, rng, xp, dtype, encoder_params=enc if tied else None)}
+
+
+# --- forward: decoding ------------------------------------------------------------------------
+
+def decoder_shared_layer_forward(shat_next, W, b):
+    """Mirror of Eq. 4 on the shared chain: shat_l = f(W'^s_l shat_{l+1} + b'^s_l).
+
+    shat_next: (N, |s_{l+1}|); W: (|s_l|, |s_{l+1}|); b: (|s_l|,) -> (N, |s_l|).
+    """
+    return sigmoid(affine_forward(shat_next, W, b))
+
+
+def decoder_modality_layer_forward(terms, b, output: str | None = None):
+    """Mirror of Eq. 3: hhat^m_l = f(W'^m_l hhat^m_{l+1} + W'^{s->m}_l shat_l + b'^m_l).
+
+    terms: list of (activation, weight) pairs, the ones that exist at this level: (hhat^m_{l+1},
+    W'^m_l) and/or (shat_l, W'^{s->m}_l), activations (N, n_in), weights (n_l, n_in); b: (n_l,).
+    ``output`` is None for a hidden layer (sigmoid), else the reconstruction's output kind:
+    'bernoulli' -> sigmoid, 'gaussian' -> identity. Returns (N, n_l).
+    """
+    (x0, W0), rest = terms[0], terms[1:]
+    a = affine_forward(x0, W0, b)
+    for x, W in rest:
+        a += x @ W.T
+    return a if output == "gaussian" else sigmoid(a, out=a)
+
+
+@dataclass
+class Decode:
+    """The decoder's activations: hhat[(m, l)] (hhat[(m, 1)] is the reconstruction of modality m),
+    shat[l] (shat[L] is the code s_L). outputs: the reconstruction kind per modality."""
+
+    arch: Architecture
+    outputs: tuple
+    hhat: dict = field(default_factory=dict)
+    shat: dict = field(default_factory=dict)
+
+    @property
+    def reconstructions(self) -> list:
+        return [self.hhat[(m, 1)] for m in range(self.arch.M)]
+
+
+def decode(params: dict, top, arch: Architecture, outputs) -> Decode:
+    """Run the decoder from the joint representation ``top`` = s_L, shape (N, |s_L|), down to the inputs."""
+    outputs = check_outputs(outputs, arch)
+    dec = Decode(arch, outputs)
+    dec.shat[arch.L] = top
+    mod_levels = set(arch.modality_levels())
+    for l in range(arch.L, 0, -1):
+        if l < arch.L and l in arch.shared_levels():
+            dec.shat[l] = decoder_shared_layer_forward(dec.shat[l + 1], params[f"W'^s_{l}"], params[f"b'^s_{l}"])
+        if l not in mod_levels:
+            continue
+        for m, name in enumerate(arch.names):
+            terms = []
+            if l + 1 in mod_levels:
+                terms.append((dec.hhat[(m, l + 1)], params[f"W'^{name}_{l}"]))
+            if l in arch.fusion_levels():
+                terms.append((dec.shat[l], params[f"W'^{{s->{name}}}_{l}"]))
+            dec.hhat[(m, l)] = decoder_modality_layer_forward(terms, params[f"b'^{name}_{l}"],
+                                                              outputs[m] if l == 1 else None)
+    return dec
+
+
+def mask_modalities(xs, present):
+    """Inputs with absent modalities zeroed: present is a list of M booleans, or of (N,) 0/1 arrays
+    (per example). Zero is 'missing': for standardised features it is the mean, for [0, 1] 'off'."""
+    xp = backend.array_module(xs[0])
+    out = []
+    for x, p in zip(xs, present):
+        if isinstance(p, bool):
+            out.append(x if p else xp.zeros_like(x))
+        else:
+            out.append(x * xp.asarray(p, dtype=x.dtype)[:, None])
+    return out
+
+
+def encode(params: dict, xs, arch: Architecture, present=None, batch_size: int = 2000):
+    """The joint representation s_L (N, |s_L|) of ``xs``, with modalities not ``present`` zeroed."""
+    check_modalities(xs, arch)
+    xp = backend.array_module(xs[0])
+    if present is not None:
+        xs = mask_modalities(xs, present)
+    n = xs[0].shape[0]
+    tops = [forward(params, [x[i:i + batch_size] for x in xs], arch, check=False).top
+            for i in range(0, n, batch_size)]
+    return xp.concatenate(tops) if tops else xp.zeros((0, arch.shared_sizes[-1]), dtype=xs[0].dtype)
+
+
+def reconstruct(params: dict, xs, arch: Architecture, outputs, present=None) -> list:
+    """Every modality reconstructed from the joint representation of the ``present`` ones."""
+    return decode(params, encode(params, xs, arch, present), arch, outputs).reconstructions
+
+
+# --- the reconstruction losses ----------------------------------------------------------------
+
+def cross_entropy_loss(xhat, x) -> float:
+    """E = -1/N sum_n sum_i [x log xhat + (1 - x) log(1 - xhat)], for x in [0, 1]. (N, n) -> scalar.
+
+    Clipped away from 0 and 1 so a saturated output gives a large, finite loss.
+    """
+    xp = backend.array_module(xhat)
+    eps = 1e-7 if xhat.dtype == xp.float32 else 1e-12
+    p = xp.clip(xhat, eps, 1 - eps)
+    return -float((x * xp.log(p) + (1 - x) * xp.log(1 - p)).sum()) / x.shape[0]
+
+
+def squared_error_loss(xhat, x) -> float:
+    """E = 1/(2N) sum_n ||xhat_n - x_n||^2, for real-valued x. (N, n) -> scalar."""
+    d = xhat - x
+    return 0.5 * float((d * d).sum()) / x.shape[0]
+
+
+def reconstruction_loss(dec: Decode, targets, weights=None) -> float:
+    """E = sum_m w_m E_m(hhat^m_1, x^m), E_m cross-entropy ('bernoulli') or squared error ('gaussian')."""
+    weights = (1.0,) * dec.arch.M if weights is None else weights
+    total = 0.0
+    for m, (x, kind) in enumerate(zip(targets, dec.outputs)):
+        fn = cross_entropy_loss if kind == "bernoulli" else squared_error_loss
+        total += weights[m] * fn(dec.hhat[(m, 1)], x)
+    return total
+
+
+def reconstruction_delta(xhat, x, weight: float = 1.0):
+    """dE/da at a reconstruction's pre-activation a: w (xhat - x) / N, for both losses.
+
+    Sigmoid + cross-entropy and identity + squared error are canonical pairs: the derivative of the
+    loss and of the output function cancel to the residual. xhat, x: (N, n) -> (N, n).
+    """
+    return (xhat - x) * (weight / x.shape[0])
+
+
+# --- backward: the decoder's equations --------------------------------------------------------
+
+def grad_decoder_modality_activation(delta_below, W):
+    """Mirror of Eq. 6 for a decoder modality layer: dE/dhhat^m_{l+1} = (W'^m_l)^T delta^m_l.
+
+    hhat^m_{l+1} feeds only hhat^m_l, so its error is one product. delta_below = dE/d(pre-activation
+    of hhat^m_l): (N, n_l); W = W'^m_l: (n_l, n_{l+1}) -> (N, n_{l+1}).
+    """
+    return delta_below @ W
+
+
+def grad_decoder_shared_activation(delta_shared_below, W_s, deltas_modality, Ws_sm):
+    """Mirror of Eq. 5 for a decoder shared layer:
+
+        dE/dshat_l = (W'^s_{l-1})^T delta^s_{l-1} + sum_m (W'^{s->m}_l)^T delta^m_l
+
+    shat_l feeds the decoder's shared layer below it (shat_{l-1}) and, where fusion edges exist, the
+    decoder's modality layers of its own level: the decoder's own dense supervision, the reverse of
+    the encoder's Eq. 7 paths. delta_shared_below: (N, |s_{l-1}|) or None; W_s = W'^s_{l-1}:
+    (|s_{l-1}|, |s_l|); deltas_modality: list of (N, n^m_l); Ws_sm: matching W'^{s->m}_l (n^m_l, |s_l|).
+    Returns (N, |s_l|), or None when no error reaches shat_l.
+    """
+    total = None if delta_shared_below is None else delta_shared_below @ W_s
+    for d, W in zip(deltas_modality, Ws_sm):
+        total = d @ W if total is None else total + d @ W
+    return total
+
+
+def decoder_backward(params: dict, dec: Decode, targets, weights=None):
+    """Back-propagate the reconstruction loss through the decoder, bottom (l = 1) to top.
+
+    Returns (grads of the decoder parameters, dE/ds_L of shape (N, |s_L|)). At level l the decoder
+    modality layers are finished first (their error came from level l - 1), then shat_l, which
+    collects error from them and from shat_{l-1}.
+    """
+    arch = dec.arch
+    weights = (1.0,) * arch.M if weights is None else weights
+    mod_levels = set(arch.modality_levels())
+    grads, dhhat, delta_shat_below = {}, {}, None
+    ds_top = None
+    for l in range(1, arch.L + 1):
+        deltas_m, Ws_sm = [], []
+        if l in mod_levels:
+            for m, name in enumerate(arch.names):
+                if l == 1:  # the reconstruction: loss and output function together
+                    delta = reconstruction_delta(dec.hhat[(m, 1)], targets[m], weights[m])
+                else:
+                    delta = sigmoid_backward(dhhat[(m, l)], dec.hhat[(m, l)])
+                grads[f"b'^{name}_{l}"] = delta.sum(axis=0)
+                if l + 1 in mod_levels:
+                    W = params[f"W'^{name}_{l}"]
+                    _, grads[f"W'^{name}_{l}"], _ = affine_backward(delta, dec.hhat[(m, l + 1)], W, need_dx=False)
+                    dhhat[(m, l + 1)] = grad_decoder_modality_activation(delta, W)
+                if l in arch.fusion_levels():
+                    W = params[f"W'^{{s->{name}}}_{l}"]
+                    grads[f"W'^{{s->{name}}}_{l}"] = delta.T @ dec.shat[l]
+                    deltas_m.append(delta)
+                    Ws_sm.append(W)
+        if l in arch.shared_levels():
+            chain_below = delta_shat_below is not None
+            ds = grad_decoder_shared_activation(delta_shat_below, params[f"W'^s_{l - 1}"] if chain_below else None,
+                                                deltas_m, Ws_sm)
+            if l == arch.L:
+                ds_top = ds
+                break
+            delta_s = sigmoid_backward(ds, dec.shat[l])
+            grads[f"b'^s_{l}"] = delta_s.sum(axis=0)
+            grads[f"W'^s_{l}"] = delta_s.T @ dec.shat[l + 1]
+            delta_shat_below = delta_s
+    return grads, ds_top
+
+
+def loss_and_grads(params: dict, xs_in, targets, arch: Architecture, outputs, weights=None):
+    """The generative variant end to end: encode ``xs_in`` (some modalities may be zeroed), decode,
+    compare with the complete ``targets``, back-propagate through decoder and encoder.
+
+    Returns (E, grads) with grads keyed like ``params`` (encoder and decoder).
+    """
+    outputs = check_outputs(outputs, arch)
+    fw = forward(params, xs_in, arch)
+    dec = decode(params, fw.top, arch, outputs)
+    loss = reconstruction_loss(dec, targets, weights)
+    dec_grads, ds_top = decoder_backward(params, dec, targets, weights)
+    enc_params = {k: params[k] for k in arch.param_shapes()}
+    enc = encoder_backward(enc_params, fw, ds_top)
+    grads = {**enc.grads, **dec_grads}
+    return loss, {k: grads[k] for k in params}
+
+
+def gradcheck_generative(scheme: str, n_modalities: int = 2, depth: int = 3, seed: int = 0, xp=None,
+                         batch: int = 4, outputs=None, missing: bool = True, max_entries=None) -> dict:
+    """Check every encoder and decoder gradient of a small generative EMF/IMF/DMF in float64.
+
+    Mixed outputs by default (the first modality 'bernoulli', the rest 'gaussian'), untied random
+    weights, nonzero biases, and (``missing``) one modality zeroed in some examples' inputs.
+    Returns {parameter key: relative error}.
+    """
+    import numpy as np  # noqa: PLC0415  (host-side set-up of a check)
+
+    from .gradcheck import check_gradients, small_architecture  # noqa: PLC0415
+
+    xp = np if xp is None else xp
+    base = small_architecture(scheme, n_modalities, depth)
+    arch = Architecture(scheme, base.modality_sizes, base.shared_sizes, None)
+    outputs = ("bernoulli",) + ("gaussian",) * (arch.M - 1) if outputs is None else check_outputs(outputs, arch)
+    rng = np.random.default_rng(seed)
+    params = init_generative(arch, rng, xp=xp, dtype=np.float64, tied=False)
+    for k in params:
+        if k.startswith("b"):
+            params[k] += backend.to_device(rng.uniform(-0.5, 0.5, params[k].shape), xp, np.float64)
+    targets = [backend.to_device(rng.uniform(0, 1, (batch, n)) if o == "bernoulli" else rng.standard_normal((batch, n)),
+                                 xp, np.float64) for n, o in zip(arch.input_sizes, outputs)]
+    present = [rng.integers(0, 2, batch) if missing and m > 0 else True for m in range(arch.M)]
+    present = [p if isinstance(p, bool) else p.astype(float) for p in present]
+    xs_in = mask_modalities(targets, present)
+    weights = tuple(1.0 + 0.5 * m for m in range(arch.M))
+    _, grads = loss_and_grads(params, xs_in, targets, arch, outputs, weights)
+
+    def loss():
+        dec = decode(params, forward(params, xs_in, arch, check=False).top, arch, outputs)
+        return reconstruction_loss(dec, targets, weights)
+
+    return check_gradients(loss, params, grads, max_entries=max_entries, rng=rng)
+
+
+# --- training: reconstruction fine-tuning with missing modalities ------------------------------
+
+def sample_presence(n: int, n_modalities: int, rng, probs=None) -> list:
+    """Which modalities each example keeps: one of 'all', 'only m' (m = 1..M), drawn per example.
+
+    probs: M + 1 probabilities for (all, only modality 0, ..., only modality M-1); default uniform,
+    so that for two modalities a third of the examples carry both, a third only x, a third only y.
+    Returns M host float arrays of 0/1, shape (N,). ``rng``: a NumPy Generator.
+    """
+    import numpy as np  # noqa: PLC0415  (host-side random choices)
+
+    probs = np.full(n_modalities + 1, 1.0 / (n_modalities + 1)) if probs is None else np.asarray(probs, float)
+    if probs.shape != (n_modalities + 1,) or (probs < 0).any() or not np.isclose(probs.sum(), 1.0):
+        raise ValueError(f"missing-modality probabilities must be {n_modalities + 1} non-negative numbers "
+                         f"summing to 1 (all, only each modality), got {probs.tolist()}")
+    choice = rng.choice(n_modalities + 1, size=n, p=probs)
+    return [((choice == 0) | (choice == m + 1)).astype(np.float64) for m in range(n_modalities)]
+
+
+def fit_generative(params: dict, arch: Architecture, xs, outputs, *, epochs: int, batch_size: int = 100,
+                   optimizer=None, seed: int = 0, missing_probs=None, weights=None, lr_decay: float = 1.0,
+                   eval_fn=None, checkpoint=None, show_progress: bool | None = None,
+                   desc: str = "reconstruct") -> dict:
+    """Fine-tune encoder and decoder in place by minibatch SGD on the reconstruction loss.
+
+    Each example's input keeps all modalities or only one (:func:`sample_presence`, drawn afresh
+    every epoch from ``seed``); its target is always complete, so the network learns to infer a
+    missing modality from the other. ``missing_probs=False`` trains on complete inputs only.
+    Resumable like :func:`dmf_np.train.fit_classifier`: with ``checkpoint=PATH`` the parameters,
+    optimizer state, generator state and history are saved atomically after every epoch.
+    Returns {"train_loss": [...], <eval_fn keys>: [...]}, one entry per epoch.
+    """
+    import numpy as np  # noqa: PLC0415  (host generator: the same order on every backend)
+    from pathlib import Path  # noqa: PLC0415
+
+    from .checks import check_params  # noqa: PLC0415
+    from .io import load_checkpoint, save_checkpoint  # noqa: PLC0415
+    from .optim import SGD  # noqa: PLC0415
+    from .progress import progress  # noqa: PLC0415
+    from .train import DivergenceError  # noqa: PLC0415
+
+    outputs = check_outputs(outputs, arch)
+    check_params({k: params[k] for k in arch.param_shapes()}, arch)
+    missing_dec = [k for k in decoder_param_shapes(arch) if k not in params]
+    if missing_dec:
+        raise ValueError(f"decoder parameters missing: {missing_dec}; build them with init_decoder")
+    check_modalities(xs, arch)
+    for m, (x, kind) in enumerate(zip(xs, outputs)):
+        if kind == "bernoulli" and (float(x.min()) < 0 or float(x.max()) > 1):
+            raise ValueError(f"modality {arch.names[m]!r} has 'bernoulli' outputs (cross-entropy) but values "
+                             f"outside [0, 1]; scale it to [0, 1] or use 'gaussian' outputs")
+    if epochs < 0 or batch_size < 1:
+        raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
+    xp = backend.array_module(xs[0])
+    n = xs[0].shape[0]
+    optimizer = SGD(lr=0.01) if optimizer is None else optimizer
+    rng = np.random.default_rng(seed)
+    history: dict = {"train_loss": []}
+    start = 0
+    if checkpoint is not None and Path(checkpoint).is_file():
+        arrays, meta = load_checkpoint(checkpoint, xp)
+        for k in params:
+            params[k][...] = arrays[f"param/{k}"]
+        optimizer.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}, xp)
+        rng.bit_generator.state = meta["rng"]
+        history, start = meta["history"], meta["epoch"]
+    lr = optimizer.lr * lr_decay ** start
+    for epoch in progress(range(start, epochs), desc=desc, show=show_progress, initial=start, total=epochs):
+        order = rng.permutation(n)
+        present = None if missing_probs is False else sample_presence(n, arch.M, rng, missing_probs)
+        total = 0.0
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            idx_d = backend.to_device(idx, xp)
+            targets = [x[idx_d] for x in xs]
+            xs_in = targets if present is None else mask_modalities(
+                targets, [backend.to_device(p[idx], xp) for p in present])
+            loss, grads = loss_and_grads(params, xs_in, targets, arch, outputs, weights)
+            total += loss * len(idx)
+            optimizer.step(params, grads, lr=lr)
+        epoch_loss = total / n if n else float("nan")
+        if not math.isfinite(epoch_loss):
+            raise DivergenceError(f"{desc}: reconstruction loss became {epoch_loss} in epoch {epoch + 1} "
+                                  f"(lr={lr:g}); try a smaller learning rate. "
+                                  + (f"The last good state is in {checkpoint}." if checkpoint else ""))
+        history["train_loss"].append(epoch_loss)
+        if eval_fn is not None:
+            for k, v in eval_fn(params).items():
+                history.setdefault(k, []).append(v)
+        lr *= lr_decay
+        if checkpoint is not None:
+            arrays = {f"param/{k}": v for k, v in params.items()}
+            arrays.update({f"opt/{k}": v for k, v in optimizer.state_dict().items()})
+            save_checkpoint(checkpoint, arrays, {"epoch": epoch + 1, "history": history,
+                                                 "rng": rng.bit_generator.state})
+    return history
