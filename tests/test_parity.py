@@ -1,0 +1,37 @@
+"""CuPy against NumPy on the same inputs: float64 within 1e-10, float32 within 1e-4 (relative).
+
+Skips, with the reason, where CuPy or a GPU is missing.
+"""
+import numpy as np
+import pytest
+
+from dmf_np import backend
+from dmf_np.backprop import loss_and_grads
+from dmf_np.fusion import SCHEMES, init_params
+from dmf_np.gradcheck import rel_error, small_architecture
+
+
+@pytest.fixture
+def cupy():
+    ok, why = backend.cupy_status()
+    if not ok:
+        pytest.skip(why)
+    return backend.get_xp("cupy")
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-4)])
+def test_cupy_matches_numpy(scheme, dtype, tol, cupy):
+    arch = small_architecture(scheme, 3, 3)
+    rng = np.random.default_rng(0)
+    params = init_params(arch, rng, xp=np, dtype=dtype)
+    xs = [rng.uniform(0, 1, (16, n)).astype(dtype) for n in arch.input_sizes]
+    labels = rng.integers(0, arch.n_classes, 16)
+    loss_np, bw_np = loss_and_grads(params, xs, labels, arch, paths=True)
+    gpu = {k: backend.to_device(v, cupy) for k, v in params.items()}
+    loss_cp, bw_cp = loss_and_grads(gpu, [backend.to_device(x, cupy) for x in xs],
+                                    backend.to_device(labels, cupy), arch, paths=True)
+    assert abs(float(loss_np) - float(loss_cp)) <= tol * abs(float(loss_np))
+    for k in params:
+        assert rel_error(bw_np.grads[k], bw_cp.grads[k]) <= tol, k
+        assert rel_error(bw_np.grad_paths["shared"][k], bw_cp.grad_paths["shared"][k]) <= tol, k
