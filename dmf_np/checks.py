@@ -5,6 +5,8 @@ the argument, what was expected and what was found.
 """
 from __future__ import annotations
 
+import numpy  # dtype logic only: CuPy arrays carry NumPy dtypes
+
 from .backend import array_module
 
 
@@ -15,7 +17,7 @@ def check_array(x, name: str, ndim: int | None = None, finite: bool = True, floa
     if ndim is not None and x.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(x.shape)}")
     xp = array_module(x)
-    if floating and not xp.issubdtype(x.dtype, xp.floating):
+    if floating and not numpy.issubdtype(x.dtype, numpy.floating):
         raise TypeError(f"{name} must be a floating-point array (float32 or float64), got dtype {x.dtype};"
                         f" convert it, e.g. x.astype('float32') / 255 for pixel values")
     if finite and floating and x.size and not bool(xp.isfinite(x).all()):
@@ -52,10 +54,9 @@ def check_labels(labels, n: int, n_classes: int):
     """Check class labels: 1-D integers in [0, n_classes), one per example."""
     if not hasattr(labels, "dtype"):
         raise TypeError(f"labels must be an integer array, got {type(labels).__name__}")
-    xp = array_module(labels)
     if labels.ndim != 1 or labels.shape[0] != n:
         raise ValueError(f"labels must have shape ({n},), one per example, got {tuple(labels.shape)}")
-    if not xp.issubdtype(labels.dtype, xp.integer):
+    if not numpy.issubdtype(labels.dtype, numpy.integer):
         raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
     if n and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
         raise ValueError(f"labels must lie in [0, {n_classes}), got range [{int(labels.min())}, {int(labels.max())}]")
