@@ -1,0 +1,496 @@
+"""Layer-wise RBM pretraining of a fusion network (section 3.2), and the loop that trains one RBM.
+
+"We initialize each multimodal unit with the Contrastive Divergence in the layer-wise fashion, then
+fine-tune the whole network." The schedule, bottom-up, as in the DBN of Hinton et al. (2006) and the
+multimodal DBN of Srivastava & Salakhutdinov (one RBM stack per modality, then a joint RBM):
+
+* modality layer h^m_{l+1}: an RBM whose visible units are h^m_l (the input x^m for l = 1);
+  its (W, b_h) become the network's (W^m_l, b^m_{l+1});
+* shared layer s_l: ONE RBM whose visible units are the concatenation of every layer with an edge
+  into s_l in the chosen scheme, [h^1_l, ..., h^M_l, s_{l-1}] (DMF: all of them; IMF: the tops
+  [h^1_L, ..., h^M_L]; EMF: the inputs for s_1, then s_{l-1} alone). Its weight matrix is split by
+  columns into W^{m->s}_l and W^s_{l-1}, and its hidden bias becomes b^s_l. Because Eq. 3 sums the
+  parts, sigmoid(W [h^1; ...; s_{l-1}] + b) is exactly the network's s_l.
+
+Each RBM is trained on the mean-field activations (probabilities) of the already pretrained layers
+below, computed with the network's own forward functions. The classifier W^out stays random.
+
+Inputs declared Gaussian (real-valued features) are standardised for their RBM, and the
+standardisation is folded into the weights written to the network (W / sigma, b - W mu / sigma), so
+the network still takes the raw features.
+
+Resumable: with ``checkpoint_dir`` every finished RBM is saved (atomically) and skipped on a rerun, and
+an unfinished one resumes from its last finished epoch, with the same result as an uninterrupted run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import backend
+from .checks import check_array, check_modalities, check_params
+from .fusion import Architecture, init_params, modality_layer_forward, shared_layer_forward
+from .io import load_checkpoint, save_checkpoint
+from .optim import SGD
+from .progress import progress
+from .rbm import (BERNOULLI, GAUSSIAN, CDWorkspace, check_visible, contrastive_divergence,
+                  exact_log_likelihood, free_energy_gap, hidden_probs, init_rbm, pseudo_log_likelihood,
+                  reconstruction_error, sample_bernoulli, sparsity_gradient)
+from .train import DivergenceError
+
+# Defaults for MNIST-like data (see docs/rbm.md): Hinton's practical guide, sections 4-10.
+EPOCHS, LR, MOMENTUM, INITIAL_MOMENTUM, MOMENTUM_EPOCHS, WEIGHT_DECAY = 10, 0.1, 0.9, 0.5, 5, 2e-4
+GAUSSIAN_LR_SCALE = 0.1   # guide 13.2: Gaussian visible units want a 10-100x smaller learning rate
+
+
+# --- one RBM ---------------------------------------------------------------------------------
+
+def monitor_rbm(params, v_train, v_heldout=None, visible: str = BERNOULLI, units=None,
+                exact_max_units: int = 12) -> dict:
+    """The per-epoch monitors of one RBM, on (subsets of) training and held-out data.
+
+    recon_error: mean squared reconstruction error per unit; free_energy_gap: mean F(held-out) -
+    mean F(train) (needs v_heldout); pseudo_log_likelihood: per visible unit (Bernoulli only; one
+    unit per row given by ``units``, or all units when None); exact_log_likelihood: mean log p(v) of
+    the training subset, when the enumerated layer has at most ``exact_max_units`` units.
+    """
+    n_h, n_v = params["W"].shape
+    out = {"recon_error": reconstruction_error(v_train, params, visible)}
+    if v_heldout is not None:
+        out["free_energy_gap"] = free_energy_gap(v_train, v_heldout, params, visible)
+    if visible == BERNOULLI:
+        out["pseudo_log_likelihood"] = pseudo_log_likelihood(v_train, params, units)
+    enumerated = n_h if visible == GAUSSIAN else min(n_h, n_v)
+    if enumerated <= exact_max_units:
+        out["exact_log_likelihood"] = exact_log_likelihood(v_train, params, visible)
+    return out
+
+
+def _subset(n: int, size: int, seed) -> np.ndarray:
+    """A fixed random subset of row indices (sorted), the same every epoch."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+
+
+def train_rbm(params: dict, data, *, visible: str = BERNOULLI, epochs: int = EPOCHS, batch_size: int = 100,
+              lr: float = LR, lr_decay: float = 1.0, momentum: float = MOMENTUM,
+              initial_momentum: float | None = None, momentum_epochs: int = MOMENTUM_EPOCHS,
+              weight_decay: float = WEIGHT_DECAY, k: int = 1, persistent: bool = False,
+              positive_hidden: str = "probs", negative_visible: str | None = None, negative_hidden: str = "probs",
+              sparsity_target: float | None = None, sparsity_cost: float = 0.0, sparsity_decay: float = 0.95,
+              seed: int = 0, heldout=None, monitor_size: int = 1000, exact_max_units: int = 12,
+              checkpoint=None, show_progress: bool | None = None, log=None, desc: str = "rbm") -> dict:
+    """Train one RBM in place by minibatch CD-k (or PCD-k) and SGD; returns the per-epoch history.
+
+    params: {"W": (n_h, n_v), "b_h", "b_v"} (see :func:`dmf_np.rbm.init_rbm`); data: (N, n_v) float.
+    lr is multiplied by ``lr_decay`` each epoch; momentum is ``initial_momentum`` (default
+    min(0.5, momentum)) for the first ``momentum_epochs`` epochs, then ``momentum`` (guide 9.1);
+    ``weight_decay`` is the L2 cost on W (guide 10). The negative visible statistic defaults to
+    probabilities for CD (guide 3.2) and to samples for PCD, whose chains must stay true samples
+    (with probabilities PCD oscillated at lr 0.1 in our tests). Sparsity (guide 11) is on when
+    ``sparsity_target`` is set: a running mean q of the hidden probabilities (decay
+    ``sparsity_decay``) is pulled toward the target with strength ``sparsity_cost``.
+    Each epoch visits the rows in an order drawn from (seed, epoch), and its Gibbs sampling uses a
+    generator seeded from (seed, epoch) on the data's backend, so resuming from ``checkpoint``
+    (saved atomically after every epoch) gives the same result as an uninterrupted run.
+    History: one entry per epoch for each monitor of :func:`monitor_rbm`, plus lr, momentum, seconds.
+    ``log(str)`` (e.g. print) receives one line per epoch.
+    """
+    check_visible(visible)
+    if negative_visible is None:  # CD: mean-field reconstructions (guide 3.2); PCD: true fantasy samples
+        negative_visible = "samples" if persistent else "probs"
+    check_array(data, f"{desc}: training data", ndim=2)
+    xp = backend.array_module(data)
+    n, n_v = data.shape
+    n_h = params["W"].shape[0]
+    if params["W"].shape != (n_h, n_v):
+        raise ValueError(f"{desc}: W has shape {tuple(params['W'].shape)} but the data has {n_v} visible units")
+    if epochs < 0 or batch_size < 1 or n == 0:
+        raise ValueError(f"{desc}: need epochs >= 0, batch_size >= 1 and some data; got {epochs}, {batch_size}, {n} rows")
+    if visible == BERNOULLI and (float(data.min()) < 0 or float(data.max()) > 1):
+        raise ValueError(f"{desc}: Bernoulli visible units need data in [0, 1], got range "
+                         f"[{float(data.min()):.3g}, {float(data.max()):.3g}]; use visible='gaussian' for "
+                         f"standardised real-valued data")
+    if heldout is not None:
+        check_array(heldout, f"{desc}: held-out data", ndim=2)
+    initial_momentum = min(0.5, momentum) if initial_momentum is None else initial_momentum
+    opt = SGD(lr=lr, momentum=momentum, weight_decay=weight_decay)
+    config = {"visible": visible, "shape": [n_h, n_v], "n": n, "batch_size": batch_size, "lr": lr,
+              "lr_decay": lr_decay, "momentum": momentum, "initial_momentum": initial_momentum,
+              "momentum_epochs": momentum_epochs, "weight_decay": weight_decay, "k": k,
+              "persistent": persistent, "stats": [positive_hidden, negative_visible, negative_hidden],
+              "sparsity": [sparsity_target, sparsity_cost, sparsity_decay], "seed": seed}
+
+    bs = min(batch_size, n)
+    ws = CDWorkspace(bs, n_v, n_h, xp, params["W"].dtype)
+    q = xp.full(n_h, sparsity_target or 0.0, dtype=params["W"].dtype) if sparsity_target is not None else None
+    chain = None
+    mon_idx = backend.to_device(_subset(n, monitor_size, [seed, 3]), xp)
+    v_mon = data[mon_idx]
+    h_mon = None if heldout is None else heldout[backend.to_device(_subset(heldout.shape[0], len(mon_idx), [seed, 4]), xp)]
+    units = backend.to_device(np.random.default_rng([seed, 5]).integers(0, n_v, len(mon_idx)), xp)
+    history: dict = {}
+    start = 0
+    if checkpoint is not None and Path(checkpoint).is_file():
+        arrays, meta = load_checkpoint(checkpoint, xp)
+        if meta.get("config") != json.loads(json.dumps(config)):
+            raise ValueError(f"{desc}: checkpoint {checkpoint} was written with other settings "
+                             f"({meta.get('config')}); delete it or use another checkpoint path")
+        for key in params:
+            params[key][...] = arrays[f"param/{key}"]
+        opt.load_state_dict({k_[4:]: v for k_, v in arrays.items() if k_.startswith("opt/")}, xp)
+        chain = arrays.get("chain")
+        q = arrays.get("q", q)
+        history, start = meta["history"], meta["epoch"]
+    if persistent and chain is None:  # the fantasy particles start from a hidden sample of the data
+        first = data[backend.to_device(np.arange(bs), xp)]
+        rng0 = backend.make_rng(np.random.SeedSequence([seed, 2]), xp)
+        chain = sample_bernoulli(hidden_probs(first, params["W"], params["b_h"]), rng0)
+
+    for epoch in progress(range(start, epochs), desc=desc, show=show_progress, initial=start, total=epochs):
+        t0 = time.perf_counter()
+        order = backend.to_device(np.random.default_rng([seed, 0, epoch]).permutation(n), xp)
+        rng = backend.make_rng(np.random.SeedSequence([seed, 1, epoch]), xp)
+        opt.momentum = initial_momentum if epoch < momentum_epochs else momentum
+        lr_epoch = lr * lr_decay ** epoch
+        for i in range(0, n, bs):
+            idx = order[i:i + bs]
+            v0 = xp.take(data, idx, axis=0, out=ws.rows["v0"][:len(idx)])
+            step = contrastive_divergence(v0, params, rng, k=k, chain=chain if persistent else None,
+                                          visible=visible, positive_hidden=positive_hidden,
+                                          negative_visible=negative_visible, negative_hidden=negative_hidden,
+                                          workspace=ws)
+            if q is not None:
+                q *= sparsity_decay
+                q += (1 - sparsity_decay) * step.ph0.mean(axis=0)
+                sparsity_gradient(step.grads, q, v0.mean(axis=0), sparsity_target, sparsity_cost)
+            opt.step(params, step.grads, lr=lr_epoch)
+        backend.synchronize(xp)
+        seconds = time.perf_counter() - t0
+        record = monitor_rbm(params, v_mon, h_mon, visible, units, exact_max_units)
+        if not all(math.isfinite(v) for v in record.values()):
+            raise DivergenceError(f"{desc}: monitors became non-finite in epoch {epoch + 1} ({record}); "
+                                  f"try a smaller learning rate (lr={lr_epoch:g})")
+        record.update(lr=lr_epoch, momentum=opt.momentum, seconds=seconds)
+        for key, value in record.items():
+            history.setdefault(key, []).append(value)
+        if checkpoint is not None:
+            arrays = {f"param/{key}": v for key, v in params.items()}
+            arrays.update({f"opt/{key}": v for key, v in opt.state_dict().items()})
+            if chain is not None:
+                arrays["chain"] = chain
+            if q is not None:
+                arrays["q"] = q
+            save_checkpoint(checkpoint, arrays, {"epoch": epoch + 1, "history": history, "config": config})
+        if log is not None:
+            log(f"{desc} epoch {epoch + 1}/{epochs}: " + ", ".join(
+                f"{key} {value:.4g}" for key, value in record.items() if key not in ("lr", "momentum")))
+    return history
+
+
+# --- the layer-wise schedule ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RBMJob:
+    """One RBM of the schedule: which layer it learns and from which layers.
+
+    name: the hidden layer, 'h^x_2' or 's_1'; level: l of that layer; parts: the visible layers in
+    column order, ('h', m, l) or ('s', l); weight_keys: the network key receiving each part's columns;
+    bias_key: the key receiving b_h.
+    """
+
+    name: str
+    level: int
+    parts: tuple
+    weight_keys: tuple
+    bias_key: str
+
+
+def shared_rbm_parts(arch: Architecture, l: int) -> tuple:
+    """The visible parts of s_l's RBM: [h^m_l for each fused modality] + [s_{l-1} if chained]."""
+    parts = tuple(("h", m, l) for m in range(arch.M)) if l in arch.fusion_levels() else ()
+    return parts + ((("s", l - 1),) if arch.has_shared_chain(l) else ())
+
+
+def rbm_schedule(arch: Architecture) -> list:
+    """Every RBM of the layer-wise pretraining of ``arch``, in training order (bottom-up)."""
+    jobs = []
+    for l in range(1, arch.L + 1):
+        if l in arch.shared_levels():
+            parts = shared_rbm_parts(arch, l)
+            keys = tuple(f"W^{{{arch.names[p[1]]}->s}}_{l}" if p[0] == "h" else f"W^s_{l - 1}" for p in parts)
+            jobs.append(RBMJob(f"s_{l}", l, parts, keys, f"b^s_{l}"))
+        if l + 1 in arch.modality_levels():
+            for m, name in enumerate(arch.names):
+                jobs.append(RBMJob(f"h^{name}_{l + 1}", l + 1, (("h", m, l),), (f"W^{name}_{l}",), f"b^{name}_{l + 1}"))
+    return jobs
+
+
+def join_shared_weights(params: dict, job: RBMJob):
+    """The RBM weight matrix of a job, [W_part1, W_part2, ...] side by side: (n_hidden, sum n_parts)."""
+    xp = backend.array_module(params[job.weight_keys[0]])
+    return xp.concatenate([params[key] for key in job.weight_keys], axis=1)
+
+
+def split_rbm_weights(W, sizes) -> list:
+    """Columns of an RBM weight matrix (n_h, sum sizes) cut into one block per visible part."""
+    bounds = np.cumsum([0, *sizes])
+    return [W[:, bounds[i]:bounds[i + 1]] for i in range(len(sizes))]
+
+
+def _part_size(arch: Architecture, part) -> int:
+    return arch.modality_sizes[part[1]][part[2] - 1] if part[0] == "h" else arch.shared_sizes[part[1] - 1]
+
+
+def _part_label(arch: Architecture, part) -> str:
+    return f"h^{arch.names[part[1]]}_{part[2]}" if part[0] == "h" else f"s_{part[1]}"
+
+
+def _standardisation(x):
+    """(mu, sigma) per feature, sigma of constant features set to 1."""
+    xp = backend.array_module(x)
+    mu = x.mean(axis=0)
+    sigma = x.std(axis=0)
+    return mu, xp.where(sigma > 1e-8, sigma, xp.ones_like(sigma))
+
+
+def _propagate(params, arch: Architecture, job: RBMJob, acts: dict):
+    """Mean-field activations of ``job``'s layer from the layers below (the network's forward)."""
+    if job.name.startswith("s_"):
+        l = job.level
+        hs = [acts[p] for p in job.parts if p[0] == "h"]
+        chained = arch.has_shared_chain(l)
+        return shared_layer_forward(hs, [params[k] for k, p in zip(job.weight_keys, job.parts) if p[0] == "h"],
+                                    acts[("s", l - 1)] if chained else None,
+                                    params[f"W^s_{l - 1}"] if chained else None, params[job.bias_key])
+    return modality_layer_forward(acts[job.parts[0]], params[job.weight_keys[0]], params[job.bias_key])
+
+
+def _gaussian_flags(gaussian_inputs, arch: Architecture) -> list:
+    if isinstance(gaussian_inputs, (bool, np.bool_)):
+        return [bool(gaussian_inputs)] * arch.M
+    flags = [bool(g) for g in gaussian_inputs]
+    if len(flags) != arch.M:
+        raise ValueError(f"gaussian_inputs must be a bool or one bool per modality ({arch.M}), got {gaussian_inputs!r}")
+    return flags
+
+
+def pretrain_fusion(params: dict, arch: Architecture, xs, *, epochs: int = EPOCHS, batch_size: int = 100,
+                    lr: float = LR, momentum: float = MOMENTUM, weight_decay: float = WEIGHT_DECAY,
+                    cd_k: int = 1, persistent: bool = False, gaussian_inputs=False, seed: int = 0,
+                    checkpoint_dir=None, show_progress: bool | None = None, log=print, heldout=None,
+                    gaussian_lr_scale: float = GAUSSIAN_LR_SCALE, **rbm_options) -> dict:
+    """Pretrain every layer of a fusion network as RBMs, bottom-up, writing the weights into ``params``.
+
+    params: the network's parameters (:func:`dmf_np.fusion.init_params`), updated IN PLACE: every
+    modality and shared weight and bias; W^out, b^out are left as they are. xs: list of M arrays
+    (N, n^m_1), the training inputs (Bernoulli inputs must lie in [0, 1]). heldout: optional list of
+    M arrays for the free-energy gap. gaussian_inputs: bool, or one bool per modality, for real-valued
+    inputs (standardised internally, folded into the weights). Gaussian RBMs use lr * gaussian_lr_scale.
+    cd_k: Gibbs steps; persistent: PCD instead of CD. ``rbm_options`` go to :func:`train_rbm`
+    (lr_decay, initial_momentum, momentum_epochs, sparsity_target, sparsity_cost, positive_hidden,
+    negative_visible, negative_hidden, monitor_size, ...). checkpoint_dir: resume point (see module).
+    Returns the history: {rbm name ('s_1', 'h^x_2', ...): {"visible": [...], "keys": [...],
+    "visible_type", "resumed": bool, and the per-epoch lists of :func:`train_rbm`}} in training order.
+    """
+    check_params(params, arch)
+    check_modalities(xs, arch)
+    if heldout is not None:
+        check_modalities(heldout, arch)
+    flags = _gaussian_flags(gaussian_inputs, arch)
+    xp = backend.array_module(xs[0])
+    dtype = params[next(iter(params))].dtype
+    jobs = rbm_schedule(arch)
+    seeds = backend.spawn_seeds(seed, len(jobs))
+    ckdir = None if checkpoint_dir is None else Path(checkpoint_dir)
+    config = {"scheme": arch.scheme, "modality_sizes": arch.modality_sizes, "shared_sizes": arch.shared_sizes,
+              "names": arch.names, "n": int(xs[0].shape[0]), "epochs": epochs, "batch_size": batch_size,
+              "lr": lr, "momentum": momentum, "weight_decay": weight_decay, "cd_k": cd_k,
+              "persistent": persistent, "gaussian_inputs": flags, "gaussian_lr_scale": gaussian_lr_scale,
+              "seed": seed, "rbm_options": rbm_options}
+    config = json.loads(json.dumps(config))
+    acts = {("h", m, 1): x for m, x in enumerate(xs)}
+    held = None if heldout is None else {("h", m, 1): x for m, x in enumerate(heldout)}
+    history: dict = {}
+    for j, job in enumerate(jobs):
+        labels = [_part_label(arch, p) for p in job.parts]
+        gauss = [p[0] == "h" and p[2] == 1 and flags[p[1]] for p in job.parts]
+        if any(gauss) and not all(gauss):
+            raise ValueError(f"the RBM of {job.name} has visible parts {labels} of which only some are Gaussian "
+                             f"inputs; mixed visible types in one RBM are not supported: declare "
+                             f"gaussian_inputs for all modalities or none")
+        visible = GAUSSIAN if all(gauss) else BERNOULLI
+        stem = f"{j:02d}-" + job.name.replace("^", "").replace("{", "").replace("}", "")
+        final = None if ckdir is None else ckdir / f"{stem}.npz"
+        entry = {"visible": labels, "keys": [*job.weight_keys, job.bias_key], "visible_type": visible}
+        if final is not None and final.is_file():
+            arrays, meta = load_checkpoint(final, xp)
+            if meta.get("config") != config or meta.get("job") != job.name:
+                raise ValueError(f"{final} holds pretraining with other settings or another network; "
+                                 f"use a fresh checkpoint_dir or delete {ckdir}")
+            for key in entry["keys"]:
+                params[key][...] = arrays[f"net/{key}"]
+            entry.update(meta["history"], resumed=True)
+            if log is not None:
+                log(f"pretrain {job.name}: finished earlier, loaded from {final}")
+        else:
+            data = xp.concatenate([acts[p] for p in job.parts], axis=1) if len(job.parts) > 1 else acts[job.parts[0]]
+            hdata = None
+            if held is not None:
+                hdata = xp.concatenate([held[p] for p in job.parts], axis=1) if len(job.parts) > 1 else held[job.parts[0]]
+            mu = sigma = None
+            if visible == GAUSSIAN:
+                mu, sigma = _standardisation(data)
+                data = (data - mu) / sigma
+                hdata = None if hdata is None else (hdata - mu) / sigma
+            n_h = params[job.bias_key].shape[0]
+            rbm = init_rbm(data.shape[1], n_h, np.random.default_rng([seeds[j], 6]), xp, dtype,
+                           data_mean=backend.to_host(data.mean(axis=0)), visible=visible)
+            partial = None if ckdir is None else ckdir / f"{stem}.partial.npz"
+            hist = train_rbm(rbm, data, visible=visible, epochs=epochs, batch_size=batch_size,
+                             lr=lr * (gaussian_lr_scale if visible == GAUSSIAN else 1.0), momentum=momentum,
+                             weight_decay=weight_decay, k=cd_k, persistent=persistent, seed=seeds[j],
+                             heldout=hdata, checkpoint=partial, show_progress=show_progress, log=log,
+                             desc=f"pretrain {job.name} <- [{', '.join(labels)}]", **rbm_options)
+            W, b = rbm["W"], rbm["b_h"]
+            if visible == GAUSSIAN:  # W (x - mu) / sigma + b  ==  (W / sigma) x + (b - W mu / sigma)
+                b = b - W @ (mu / sigma)
+                W = W / sigma
+            for key, block in zip(job.weight_keys, split_rbm_weights(W, [_part_size(arch, p) for p in job.parts])):
+                params[key][...] = block
+            params[job.bias_key][...] = b
+            entry.update(hist, resumed=False)
+            if final is not None:
+                arrays = {f"rbm/{key}": v for key, v in rbm.items()}
+                arrays.update({f"net/{key}": params[key] for key in entry["keys"]})
+                save_checkpoint(final, arrays, {"config": config, "job": job.name, "history": hist})
+                partial.unlink(missing_ok=True)
+        history[job.name] = entry
+        # the data for the RBMs above: this layer's mean-field activations; forget what no one needs
+        needed = {p for later in jobs[j + 1:] for p in later.parts}
+        layer = ("s", job.level) if job.name.startswith("s_") else ("h", job.parts[0][1], job.level)
+        for store in (acts, held):
+            if store is None:
+                continue
+            if layer in needed:
+                store[layer] = _propagate(params, arch, job, store)
+            for key in [key for key in store if key not in needed]:
+                del store[key]
+    return history
+
+
+# --- command line: python -m dmf_np pretrain ------------------------------------------------
+
+def _load_data(args, xp):
+    """(xs_train, xs_heldout, description) for --data synthetic | mnist | PATH.npz."""
+    if args.data == "synthetic":
+        from .data.synthetic import two_modality_classes  # noqa: PLC0415
+
+        xs, _ = two_modality_classes(n=args.n + args.n // 5, sizes=(40, 40), n_classes=6, seed=args.seed)
+        tr = [backend.to_device(x[:args.n], xp) for x in xs]
+        te = [backend.to_device(x[args.n:], xp) for x in xs]
+        return tr, te, f"generated two-modality data, {args.n} train / {args.n // 5} held-out rows"
+    if args.data == "mnist":
+        try:
+            from .data import mnist  # noqa: PLC0415
+        except ImportError as exc:
+            raise ValueError("--data mnist needs dmf_np.data.mnist, which this version does not have; "
+                             "pass an .npz with arrays x0, x1 instead") from exc
+        loader = getattr(mnist, "load_halves", None)
+        if loader is None:
+            raise ValueError("dmf_np.data.mnist has no load_halves(); pass an .npz with arrays x0, x1 instead")
+        (xs, _), (xs_te, _) = loader(args.data_dir) if args.data_dir else loader()
+        return ([backend.to_device(x, xp, np.float32) for x in xs],
+                [backend.to_device(x, xp, np.float32) for x in xs_te], "MNIST left/right halves")
+    path = Path(args.data)
+    if not path.is_file():
+        raise FileNotFoundError(f"--data {args.data}: no such file (expected 'synthetic', 'mnist' or an .npz "
+                                f"with arrays x0, x1, ...)")
+    with np.load(path, allow_pickle=False) as z:
+        keys = sorted((k for k in z.files if k[:1] == "x" and k[1:].isdigit()), key=lambda k: int(k[1:]))
+        if len(keys) < 2:
+            raise ValueError(f"{path} must hold at least two arrays named x0, x1, ...; it has {z.files}")
+        xs = [np.asarray(z[k], dtype=np.float32) for k in keys]
+        held = [np.asarray(z[f"heldout_{k}"], dtype=np.float32) for k in keys] if f"heldout_{keys[0]}" in z.files else None
+    return ([backend.to_device(x, xp) for x in xs], None if held is None else [backend.to_device(x, xp) for x in held],
+            f"{path}: {len(xs)} modalities, {xs[0].shape[0]} rows")
+
+
+def _ints(text: str) -> tuple:
+    try:
+        return tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m dmf_np pretrain",
+                                description="Layer-wise RBM pretraining of an EMF/IMF/DMF network (no fine-tuning).")
+    p.add_argument("--model", choices=["emf", "imf", "dmf"], default="dmf")
+    p.add_argument("--data", default="synthetic",
+                   help="'synthetic' (default), 'mnist' (needs dmf_np.data.mnist), or an .npz with arrays "
+                        "x0, x1, ... (and optionally heldout_x0, ...)")
+    p.add_argument("--data-dir", default=None, help="directory for --data mnist")
+    p.add_argument("--n", type=int, default=2000, help="rows of synthetic data (default 2000)")
+    p.add_argument("--layers", type=_ints, default=None,
+                   help="hidden sizes of each modality stack above the input, e.g. 512,128 "
+                        "(default: the paper's for mnist, 64,32 otherwise)")
+    p.add_argument("--shared", type=_ints, default=None, help="shared sizes, e.g. 512,256,64 (default: paper / 64,32,16)")
+    p.add_argument("--epochs", type=int, default=EPOCHS)
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--lr", type=float, default=LR)
+    p.add_argument("--momentum", type=float, default=MOMENTUM)
+    p.add_argument("--weight-decay", type=float, default=WEIGHT_DECAY)
+    p.add_argument("--cd-k", type=int, default=1)
+    p.add_argument("--persistent", action="store_true", help="persistent CD instead of CD-k")
+    p.add_argument("--gaussian-inputs", action="store_true", help="real-valued inputs: Gaussian visible units")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backend", default=None, help="numpy or cupy (default: $DMF_BACKEND or numpy)")
+    p.add_argument("--checkpoint-dir", default=None, help="resume point: one file per finished RBM")
+    p.add_argument("--out", default=None, help="directory to save the pretrained parameters (pretrained.npz)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    xp = backend.get_xp(args.backend)
+    xs, heldout, what = _load_data(args, xp)
+    mnist = args.data == "mnist"
+    layers = args.layers or ((512, 128) if mnist else (64, 32))
+    shared = args.shared or ((512, 256, 64) if mnist else (64, 32, 16))
+    if len(shared) != len(layers) + 1:
+        raise ValueError(f"--shared needs one size more than --layers (one shared layer per unit), "
+                         f"got {len(shared)} and {len(layers)}")
+    arch = Architecture(args.model, tuple((x.shape[1], *layers) for x in xs), shared, n_classes=None)
+    params = init_params(arch, np.random.default_rng(args.seed), xp=xp)
+    log = None if args.quiet else print
+    print(f"pretraining {arch.scheme.upper()} {arch.modality_sizes} shared {arch.shared_sizes} on {what}; "
+          f"CD-{args.cd_k}{' (persistent)' if args.persistent else ''}, {args.epochs} epochs, lr {args.lr}, "
+          f"backend {backend.backend_name(xp)}")
+    t0 = time.perf_counter()
+    hist = pretrain_fusion(params, arch, xs, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                           momentum=args.momentum, weight_decay=args.weight_decay, cd_k=args.cd_k,
+                           persistent=args.persistent, gaussian_inputs=args.gaussian_inputs, seed=args.seed,
+                           checkpoint_dir=args.checkpoint_dir, log=log, heldout=heldout)
+    for name, h in hist.items():
+        last = {k: v[-1] for k, v in h.items() if isinstance(v, list) and v and isinstance(v[0], float)}
+        gap = f", free-energy gap {last['free_energy_gap']:.3g}" if "free_energy_gap" in last else ""
+        print(f"  {name:<8} <- [{', '.join(h['visible'])}] ({h['visible_type']}): reconstruction error "
+              f"{last.get('recon_error', float('nan')):.4f}{gap}")
+    print(f"done in {time.perf_counter() - t0:.1f} s")
+    if args.out:
+        from .io import save_checkpoint as save  # noqa: PLC0415
+
+        path = save(Path(args.out) / "pretrained.npz", params,
+                    {"arch": {"scheme": arch.scheme, "modality_sizes": arch.modality_sizes,
+                              "shared_sizes": arch.shared_sizes, "names": arch.names}, "history": hist})
+        print(f"saved pretrained parameters to {path}")
+    return 0
