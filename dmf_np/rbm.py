@@ -28,7 +28,7 @@ pretraining and fine-tuning:
     grads["W"] = (<h v^T>_negative - <h v^T>_positive) / N,  likewise for b_h and b_v.
 
 Random numbers come from a generator passed in: a NumPy ``Generator`` (or CuPy's, on the GPU), or any
-object with the same ``random(dtype=, out=)`` / ``standard_normal(dtype=, out=)`` methods, which is
+object with the same ``random(size, dtype=, out=)`` / ``standard_normal(size, dtype=, out=)`` methods, which is
 how the tests inject hand-picked uniforms. Uniforms are drawn straight into float32 buffers.
 """
 from __future__ import annotations
@@ -114,7 +114,8 @@ def sample_bernoulli(p, rng, out=None, u=None):
     xp = array_module(p)
     if u is None:
         u = xp.empty_like(p)
-    rng.random(dtype=u.dtype, out=u)
+    # size given as well as out: CuPy's Generator.random(out=u) alone draws ONE number and fills u with it
+    rng.random(u.shape, dtype=u.dtype, out=u)
     if out is None:
         out = xp.empty_like(p)
     return xp.less(u, p, out=out)
@@ -128,7 +129,7 @@ def sample_gaussian(mean, rng, out=None, z=None):
     xp = array_module(mean)
     if z is None:
         z = xp.empty_like(mean)
-    rng.standard_normal(dtype=z.dtype, out=z)
+    rng.standard_normal(z.shape, dtype=z.dtype, out=z)
     return xp.add(mean, z, out=out)
 
 
