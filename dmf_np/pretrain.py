@@ -400,15 +400,14 @@ def _load_data(args, xp):
     if args.data == "mnist":
         try:
             from .data import mnist  # noqa: PLC0415
-        except ImportError as exc:
-            raise ValueError("--data mnist needs dmf_np.data.mnist, which this version does not have; "
-                             "pass an .npz with arrays x0, x1 instead") from exc
-        loader = getattr(mnist, "load_halves", None)
-        if loader is None:
-            raise ValueError("dmf_np.data.mnist has no load_halves(); pass an .npz with arrays x0, x1 instead")
-        (xs, _), (xs_te, _) = loader(args.data_dir) if args.data_dir else loader()
-        return ([backend.to_device(x, xp, np.float32) for x in xs],
-                [backend.to_device(x, xp, np.float32) for x in xs_te], "MNIST left/right halves")
+            load, to_float, halves = mnist.load_mnist, mnist.to_float, mnist.halves
+        except (ImportError, AttributeError) as exc:
+            raise ValueError("--data mnist needs dmf_np.data.mnist (load_mnist, to_float, halves), which this "
+                             "version lacks; pass an .npz with arrays x0, x1 instead") from exc
+        (train, _), (val, _) = load(mnist_dir=args.mnist_dir).split()
+        tr, te = halves(to_float(train)), halves(to_float(val))
+        return ([backend.to_device(x, xp) for x in tr], [backend.to_device(x, xp) for x in te],
+                f"MNIST left/right halves, {train.shape[0]} train / {val.shape[0]} validation images")
     path = Path(args.data)
     if not path.is_file():
         raise FileNotFoundError(f"--data {args.data}: no such file (expected 'synthetic', 'mnist' or an .npz "
@@ -437,7 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="synthetic",
                    help="'synthetic' (default), 'mnist' (needs dmf_np.data.mnist), or an .npz with arrays "
                         "x0, x1, ... (and optionally heldout_x0, ...)")
-    p.add_argument("--data-dir", default=None, help="directory for --data mnist")
+    p.add_argument("--mnist-dir", default=None, help="--data mnist: a directory with the four IDX files "
+                   "(default: dmf_np.data.mnist's cache or offline source)")
     p.add_argument("--n", type=int, default=2000, help="rows of synthetic data (default 2000)")
     p.add_argument("--layers", type=_ints, default=None,
                    help="hidden sizes of each modality stack above the input, e.g. 512,128 "
