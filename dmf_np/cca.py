@@ -58,6 +58,9 @@ def fit_cca(x, y, n_components: int | None = None, reg: float = 1e-3) -> CCA:
     xc, yc = x - mx, y - my
     n = x.shape[0]
     Cxx, Cyy, Cxy = xc.T @ xc / (n - 1), yc.T @ yc / (n - 1), xc.T @ yc / (n - 1)
+    for name, C in (("x", Cxx), ("y", Cyy)):
+        if float(xp.trace(C)) <= 0:
+            raise ValueError(f"{name} has no variance (every row the same): CCA needs varying data")
     Cxx += (reg * float(xp.trace(Cxx)) / Cxx.shape[0] + 1e-12) * xp.eye(Cxx.shape[0])
     Cyy += (reg * float(xp.trace(Cyy)) / Cyy.shape[0] + 1e-12) * xp.eye(Cyy.shape[0])
     Kx, Ky = inverse_sqrt(Cxx), inverse_sqrt(Cyy)

@@ -1,0 +1,171 @@
+"""The generative variant: mirrored decoder, reconstruction losses, missing-modality training."""
+import numpy as np
+import pytest
+
+from dmf_np import backend
+from dmf_np.fusion import Architecture, forward
+from dmf_np.generative import (cross_entropy_loss, decode, decoder_param_shapes, encode, fit_generative,
+                               generative_param_shapes, gradcheck_generative, init_decoder, init_generative, loss_and_grads, mirrored_key,
+                               reconstruct, reconstruction_delta, sample_presence, squared_error_loss)
+from dmf_np.linear import fit_linear_classifier
+from dmf_np.optim import SGD
+
+# Central differences in float64 give ~1e-8 for a correct gradient; the reconstruction loss is a sum
+# over features (larger |E| than the classifier's), so rounding puts a few entries near 1e-7.
+TOL = 1e-5
+
+
+@pytest.mark.parametrize("scheme", ["emf", "imf", "dmf"])
+@pytest.mark.parametrize("n_modalities", [2, 3])
+def test_every_parameter_passes_gradient_check(scheme, n_modalities):
+    errors = gradcheck_generative(scheme, n_modalities, depth=3, seed=n_modalities)
+    assert set(errors) == set(generative_param_shapes(Architecture(scheme, *_sizes(n_modalities), None)))
+    assert max(errors.values()) < TOL, sorted(errors.items(), key=lambda kv: -kv[1])[:3]
+
+
+def _sizes(M):
+    from dmf_np.gradcheck import small_architecture
+    a = small_architecture("dmf", M, 3)
+    return a.modality_sizes, a.shared_sizes
+
+
+@pytest.mark.parametrize("scheme", ["emf", "imf", "dmf"])
+@pytest.mark.parametrize("outputs", ["bernoulli", "gaussian"])
+def test_gradient_check_single_output_kind_depth2(scheme, outputs):
+    errors = gradcheck_generative(scheme, 2, depth=2, seed=5, outputs=outputs, missing=False)
+    assert max(errors.values()) < TOL
+
+
+def test_gradient_check_fails_for_a_wrong_gradient(monkeypatch):
+    import dmf_np.generative as g
+    real = g.reconstruction_delta
+    monkeypatch.setattr(g, "reconstruction_delta", lambda xhat, x, w=1.0: 1.1 * real(xhat, x, w))
+    assert max(gradcheck_generative("dmf", 2, 2).values()) > 1e-3
+
+
+def test_decoder_mirrors_every_encoder_edge():
+    arch = Architecture("dmf", ((5, 4, 3), (6, 5, 4)), (5, 4, 3), None)
+    enc_w = {k: s for k, s in arch.param_shapes().items() if k.startswith("W")}
+    dec_w = {k: s for k, s in decoder_param_shapes(arch).items() if k.startswith("W")}
+    assert len(enc_w) == len(dec_w)
+    for k, s in dec_w.items():
+        assert enc_w[mirrored_key(k)] == s[::-1]
+    # IMF and EMF: their decoders have exactly their encoders' edge counts too
+    for scheme in ("imf", "emf"):
+        a = arch.with_scheme(scheme)
+        assert sum(k.startswith("W") for k in a.param_shapes()) == sum(k.startswith("W") for k in decoder_param_shapes(a))
+
+
+def test_tied_initialisation_is_transpose_and_untied_afterwards():
+    arch = Architecture("dmf", ((6, 5), (4, 3)), (5, 3), None)
+    rng = np.random.default_rng(0)
+    p = init_generative(arch, rng, xp=np, dtype=np.float64, tied=True)
+    np.testing.assert_array_equal(p["W'^{s->x}_2"], p["W^{x->s}_2"].T)
+    np.testing.assert_array_equal(p["W'^x_1"], p["W^x_1"].T)
+    p["W^x_1"] += 1.0  # a copy, not a view: training updates them separately
+    assert not np.allclose(p["W'^x_1"], p["W^x_1"].T)
+
+
+def test_losses_and_delta_match_definitions():
+    x = np.array([[0.0, 1.0, 0.5]])
+    xhat = np.array([[0.1, 0.8, 0.5]])
+    ce = -(np.log(0.9) + np.log(0.8) + 0.5 * np.log(0.5) * 2)
+    assert cross_entropy_loss(xhat, x) == pytest.approx(ce)
+    assert squared_error_loss(xhat, x) == pytest.approx(0.5 * (0.01 + 0.04))
+    np.testing.assert_allclose(reconstruction_delta(xhat, x, 2.0), 2.0 * (xhat - x))
+
+
+def test_forward_shapes_dtypes_and_backends(xp):
+    arch = Architecture("dmf", ((6, 5, 4), (4, 3, 3)), (5, 4, 2), None)
+    rng = np.random.default_rng(0)
+    p = init_generative(arch, rng, xp=xp, dtype=np.float32)
+    xs = [backend.to_device(rng.uniform(0, 1, (7, n)), xp, np.float32) for n in arch.input_sizes]
+    rec = reconstruct(p, xs, arch, ("bernoulli", "gaussian"), present=[True, False])
+    assert [r.shape for r in rec] == [(7, 6), (7, 4)] and all(r.dtype == np.float32 for r in rec)
+    assert float(rec[0].min()) >= 0 and float(rec[0].max()) <= 1
+    z = encode(p, xs, arch, [False, True])
+    np.testing.assert_allclose(backend.to_host(z), backend.to_host(
+        forward(p, [xp.zeros_like(xs[0]), xs[1]], arch).top), rtol=1e-6)
+
+
+def test_bad_outputs_and_ranges_give_clear_errors():
+    arch = Architecture("imf", ((4, 3), (3, 3)), (2, 2), None)
+    p = init_generative(arch, np.random.default_rng(0), xp=np)
+    xs = [np.full((5, 4), 2.0, np.float32), np.zeros((5, 3), np.float32)]
+    with pytest.raises(ValueError, match="outputs must name"):
+        loss_and_grads(p, xs, xs, arch, ("bernoulli",))
+    with pytest.raises(ValueError, match="outside \\[0, 1\\]"):
+        fit_generative(p, arch, xs, "bernoulli", epochs=1)
+    with pytest.raises(ValueError, match="n_classes=None"):
+        init_generative(Architecture("imf", ((4, 3), (3, 3)), (2, 2), 3), np.random.default_rng(0))
+
+
+def test_sample_presence_fractions():
+    pres = sample_presence(30000, 2, np.random.default_rng(0))
+    both = (pres[0] * pres[1]).mean()
+    only_x = (pres[0] * (1 - pres[1])).mean()
+    assert abs(both - 1 / 3) < 0.02 and abs(only_x - 1 / 3) < 0.02
+    assert ((pres[0] + pres[1]) >= 1).all()  # never both missing
+    with pytest.raises(ValueError, match="probabilities"):
+        sample_presence(5, 2, np.random.default_rng(0), probs=[0.5, 0.5])
+
+
+def _two_views(n=300, seed=0):
+    """x and y both generated from one latent class: y can be inferred from x."""
+    rng = np.random.default_rng(seed)
+    c = rng.integers(0, 3, n)
+    protos_x, protos_y = rng.uniform(0, 1, (3, 8)), rng.uniform(0, 1, (3, 5))
+    x = np.clip(protos_x[c] + 0.05 * rng.standard_normal((n, 8)), 0, 1).astype(np.float32)
+    y = np.clip(protos_y[c] + 0.05 * rng.standard_normal((n, 5)), 0, 1).astype(np.float32)
+    return x, y, c
+
+
+def test_training_learns_to_infer_the_missing_modality(tmp_path):
+    x, y, c = _two_views()
+    arch = Architecture("dmf", ((8, 16), (5, 16)), (16, 8), None)
+    p = init_generative(arch, np.random.default_rng(1), xp=np)
+    before = np.mean((reconstruct(p, [x, y], arch, "bernoulli", [True, False])[1] - y) ** 2)
+    hist = fit_generative(p, arch, [x, y], "bernoulli", epochs=60, batch_size=30, optimizer=SGD(0.05, 0.9), seed=3)
+    after = np.mean((reconstruct(p, [x, y], arch, "bernoulli", [True, False])[1] - y) ** 2)
+    assert hist["train_loss"][-1] < hist["train_loss"][0]
+    assert after < 0.2 * before  # y reconstructed from x alone
+    # and a linear classifier on the joint representation (the paper's SVM stand-in) reads the class
+    z = encode(p, [x, y], arch)
+    clf = fit_linear_classifier(z, c, 3, epochs=20, seed=0)
+    assert clf.error_rate(z, c) < 5.0
+
+
+def test_resume_matches_uninterrupted_run(tmp_path):
+    x, y, _ = _two_views(120)
+    arch = Architecture("imf", ((8, 6), (5, 6)), (6, 4), None)
+
+    def run(epochs, ck):
+        p = init_generative(arch, np.random.default_rng(1), xp=np)
+        fit_generative(p, arch, [x, y], "bernoulli", epochs=epochs, batch_size=40, optimizer=SGD(0.05, 0.9),
+                       seed=2, checkpoint=ck)
+        return p
+
+    full = run(4, None)
+    ck = tmp_path / "ck.npz"
+    run(2, ck)  # "interrupted" after 2 epochs
+    resumed = run(4, ck)
+    for k in full:
+        np.testing.assert_array_equal(full[k], resumed[k])
+
+
+def test_same_seed_same_result():
+    x, y, _ = _two_views(90)
+    arch = Architecture("emf", ((8, 6), (5, 6)), (6, 4), None)
+    outs = []
+    for _ in range(2):
+        p = init_generative(arch, np.random.default_rng(4), xp=np)
+        outs.append(fit_generative(p, arch, [x, y], "bernoulli", epochs=2, batch_size=30, seed=9)["train_loss"])
+    assert outs[0] == outs[1]
+
+
+def test_decode_of_a_given_code_uses_only_the_decoder():
+    arch = Architecture("dmf", ((6, 5), (4, 3)), (5, 3), None)
+    dec = init_decoder(arch, np.random.default_rng(0), np, np.float64)
+    top = np.random.default_rng(1).uniform(0, 1, (3, 3))
+    d = decode(dec, top, arch, ("gaussian", "bernoulli"))
+    assert d.reconstructions[0].shape == (3, 6) and d.reconstructions[1].shape == (3, 4)
