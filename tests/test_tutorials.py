@@ -42,10 +42,24 @@ def test_tutorial_states_what_it_teaches(path):
         assert phrase in head, f"{path.name}: its first cell must say '{phrase}'"
 
 
+@pytest.fixture(scope="module")
+def fast_run(tmp_path_factory):
+    """Runs a tutorial once per test session (fast mode) and returns (result, its figures directory)."""
+    done = {}
+
+    def get(name: str):
+        if name not in done:
+            figures = tmp_path_factory.mktemp(name)
+            done[name] = (_run(ROOT / "tutorials" / name, figures), figures)
+        return done[name]
+
+    return get
+
+
 @pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
-def test_tutorial_runs_in_fast_mode(path, tmp_path):
+def test_tutorial_runs_in_fast_mode(path, fast_run):
     before = {p: p.stat().st_mtime_ns for p in (ROOT / "figures").glob("*.png")}
-    result = _run(path, tmp_path)
+    result, figures = fast_run(path.name)
     assert result.returncode == 0, (f"{path.name} failed (exit {result.returncode})\n"
                                     f"--- stdout (tail) ---\n{result.stdout[-3000:]}\n"
                                     f"--- stderr (tail) ---\n{result.stderr[-3000:]}")
@@ -57,36 +71,38 @@ def test_tutorial_runs_in_fast_mode(path, tmp_path):
         m = re.match(r"figure written to (.+)$", line)
         if m:
             written = Path(m.group(1).strip())
-            assert written.parent == tmp_path and written.is_file() and written.stat().st_size > 1000, line
+            assert written.parent == figures and written.is_file() and written.stat().st_size > 1000, line
 
 
-def test_learning_paths_tutorial_reports_its_numbers(tmp_path):
+def test_learning_paths_tutorial_reports_its_numbers(fast_run):
     """Tutorial 4's claims are computed: every hand-computed term matches the library, the path split
     sums to the total, and the ablation prints a verdict."""
-    result = _run(ROOT / "tutorials" / "04_learning_paths.py", tmp_path)
+    result, figures = fast_run("04_learning_paths.py")
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "approx: False" not in out
     assert out.count("approx: True") >= 15
     assert "sum of the parts vs the total" in out
     assert re.search(r"mean difference \(cut - DMF\): [+-]\d", out)
-    assert (tmp_path / "tutorial_04_learning_paths.png").is_file()
-    assert (tmp_path / "tutorial_04_ablation.png").is_file()
+    assert (figures / "tutorial_04_learning_paths.png").is_file()
+    assert (figures / "tutorial_04_ablation.png").is_file()
 
 
-def test_gpu_tutorial_explains_a_skip(tmp_path):
+def test_gpu_tutorial_explains_a_skip(fast_run):
     """Without a usable GPU the CuPy tutorial must still run, and say why it skipped the GPU parts."""
     from dmf_np import backend
 
     ok, why = backend.cupy_status()
-    result = _run(ROOT / "tutorials" / "08_gpu_cupy.py", tmp_path)
+    result, _ = fast_run("08_gpu_cupy.py")
     assert result.returncode == 0, result.stderr[-3000:]
     if not ok:
         assert why in result.stdout
         assert "skipp" in result.stdout.lower()
+    else:
+        assert "tolerance" in result.stdout    # the parity check ran
 
 
-def test_tutorials_open_as_notebooks(tmp_path):
+def test_tutorials_open_as_notebooks():
     """The percent-format scripts convert to notebooks (jupytext is optional: skipped without it)."""
     jupytext = pytest.importorskip("jupytext")
     for path in TUTORIALS:

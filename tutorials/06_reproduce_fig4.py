@@ -91,7 +91,7 @@ else:
     mnist = generated_digits(n_train, n_val, n_test)
     preset = experiment.with_overrides(experiment.PRESETS["tiny"], n_train=n_train, n_val=n_val, n_test=n_test,
                                        batch_size=20, lr_grid=(0.1,) if FAST else (0.03, 0.1),
-                                       finetune_epochs=3 if FAST else 10)
+                                       finetune_epochs=3 if FAST else 10, seeds=1 if FAST else 2)
     run_dir = Path(tempfile.mkdtemp(prefix="dmf_tutorial06_"))
 opts = experiment.Options(preset, DamageSpec("pixels", "train+test"), seed=0, show_progress=False)
 print(f"preset {preset.name}: {preset.n_train or 'all'} training images, {preset.seeds} seeds, "
