@@ -30,57 +30,59 @@ from dataclasses import dataclass
 
 from .backend import array_module
 from .fusion import Architecture, Forward, forward
-from .layers import affine_backward, sigmoid_backward, softmax_cross_entropy, softmax_cross_entropy_backward
+from .layers import (affine_backward, buffer_or_none, sigmoid_backward, softmax_cross_entropy,
+                     softmax_cross_entropy_backward)
 
 PATHS = ("modality", "shared")
 
 
 # --- the equations ---------------------------------------------------------------------------
 
-def grad_via_modality_path(delta_h_next, W_m):
+def grad_via_modality_path(delta_h_next, W_m, out=None):
     """Eq. 2, and the first term of Eq. 5: dE/dh^x_{l+1} * dh^x_{l+1}/dh^x_l.
 
     With delta_h_next = dE/dh^x_{l+1} * f'(W^x_l h^x_l), the product is (W^x_l)^T delta_h_next,
     i.e. ``delta_h_next @ W^x_l`` for rows.
-    delta_h_next: (N, n_{l+1}); W_m = W^x_l: (n_{l+1}, n_l) -> (N, n_l).
+    delta_h_next: (N, n_{l+1}); W_m = W^x_l: (n_{l+1}, n_l) -> (N, n_l). ``out``: optional buffer.
     """
-    return delta_h_next @ W_m
+    return array_module(delta_h_next).matmul(delta_h_next, W_m, out=out)
 
 
-def grad_via_shared_path(delta_s, W_ms):
+def grad_via_shared_path(delta_s, W_ms, out=None):
     """Eq. 7, the second term of Eq. 5: dE/ds_l * ds_l/dh^x_l = W^{s->x}_l (dE/ds_l * f(M_l)(1 - f(M_l))).
 
     The paper's dE/ds_l is itself Eq. 6 below the top (at l = L it comes from the task's head), and
     its W^{s->x}_l is (W^{x->s}_l)^T. With delta_s = dE/ds_l * f(M_l)(1 - f(M_l)) this is
     ``delta_s @ W^{x->s}_l``. Because M_l also holds W^{y->s}_l h^y_l, the error that reaches h^x_l
     this way carries supervision from modality y: the paper's cross-modal, hierarchical supervision.
-    delta_s: (N, |s_l|); W_ms = W^{x->s}_l: (|s_l|, n_l) -> (N, n_l).
+    delta_s: (N, |s_l|); W_ms = W^{x->s}_l: (|s_l|, n_l) -> (N, n_l). ``out``: optional buffer.
     """
-    return delta_s @ W_ms
+    return array_module(delta_s).matmul(delta_s, W_ms, out=out)
 
 
-def grad_modality_activation(modality_term, shared_term):
+def grad_modality_activation(modality_term, shared_term, out=None):
     """Eq. 5: dE/dh^x_l = (term through h^x_{l+1}, Eq. 2) + (term through s_l, Eq. 7).
 
     Either term may be None where its edge does not exist (IMF has no shared term below the top,
     EMF no modality layers, and at l = L there is no h^x_{L+1}) or where the path is cut. Returns
-    an (N, n_l) array, or None when no error reaches h^x_l at all.
+    an (N, n_l) array, or None when no error reaches h^x_l at all. ``out`` (may be one of the
+    terms, which is then overwritten) receives the sum when both terms exist.
     """
     if modality_term is None:
         return shared_term
     if shared_term is None:
         return modality_term
-    return modality_term + shared_term
+    return array_module(modality_term).add(modality_term, shared_term, out=out)
 
 
-def grad_shared_activation(delta_s_next, W_s):
+def grad_shared_activation(delta_s_next, W_s, out=None):
     """Eq. 6: dE/ds_l = dE/ds_{l+1} * ds_{l+1}/ds_l, with the Jacobian of Eq. 8.
 
     Eq. 6 leaves the sigmoid derivative to Eq. 8; it is in delta_s_next = dE/ds_{l+1} * f(M_{l+1})
     (1 - f(M_{l+1})), and the product is (W^s_l)^T delta_s_next, i.e. ``delta_s_next @ W^s_l``.
-    delta_s_next: (N, |s_{l+1}|); W_s = W^s_l: (|s_{l+1}|, |s_l|) -> (N, |s_l|).
+    delta_s_next: (N, |s_{l+1}|); W_s = W^s_l: (|s_{l+1}|, |s_l|) -> (N, |s_l|). ``out``: optional buffer.
     """
-    return delta_s_next @ W_s
+    return array_module(delta_s_next).matmul(delta_s_next, W_s, out=out)
 
 
 def shared_to_shared_jacobian(s_next, W_s):
@@ -161,45 +163,62 @@ def cross_modal_cuts(arch: Architecture) -> tuple:
     return tuple(("shared", m, l) for l in arch.fusion_levels() if 2 <= l < arch.L for m in range(arch.M))
 
 
-def backward(params: dict, fw: Forward, dE_dtop, cut=(), paths=False, input_grads=False) -> Backward:
+def backward(params: dict, fw: Forward, dE_dtop, cut=(), paths=False, input_grads=False,
+             workspace=None) -> Backward:
     """Back-propagate dE/ds_L (from any head) through the fusion graph of ``fw.arch``.
 
     Walks the units from the top, l = L .. 1. At each level it first finishes the shared layer
     (Eq. 6 brings its error from s_{l+1}), then each modality layer (Eq. 5 = Eq. 2 term + Eq. 7
     term). dE_dtop: (N, |s_L|). Returns a :class:`Backward`; see the module docstring for ``cut``.
+    ``workspace``: a :class:`dmf_np.layers.Workspace` whose buffers receive every error, delta and
+    gradient (no allocation; valid until its next use). Ignored when ``paths`` is True.
     """
     arch = fw.arch
     cuts = normalize_cuts(cut, arch)
     xp = array_module(dE_dtop)
+    ws = None if paths else workspace
+    n = dE_dtop.shape[0]
     grads, dh, ds, delta_h = {}, {}, {}, {}
     dh_paths = {} if paths else None
     gp = {p: {} for p in PATHS} if paths else None
+
+    def buf(name, shape):  # a workspace buffer like dE_dtop, or None: allocate
+        return buffer_or_none(ws, name, shape, dE_dtop)
+
+    def grad_buf(key):
+        return buf(("grad", key), params[key].shape)
+
     delta_s_next = None
     for l in range(arch.L, 0, -1):
         delta_s = None
         if l in arch.shared_levels():
+            size = (n, arch.shared_sizes[l - 1])
             # dE/ds_l: from the head at the top, else Eq. 6 through s_{l+1}
             if l == arch.L:
                 ds[l] = dE_dtop
             elif delta_s_next is not None and arch.has_shared_chain(l + 1) and ("chain", l) not in cuts:
-                ds[l] = grad_shared_activation(delta_s_next, params[f"W^s_{l}"])
+                ds[l] = grad_shared_activation(delta_s_next, params[f"W^s_{l}"], out=buf(("ds", l), size))
             if l in ds:
-                delta_s = sigmoid_backward(ds[l], fw.s[l])
-                grads[f"b^s_{l}"] = delta_s.sum(axis=0)
+                delta_s = sigmoid_backward(ds[l], fw.s[l], out=buf(("delta_s", l), size))
+                grads[f"b^s_{l}"] = xp.sum(delta_s, axis=0, out=grad_buf(f"b^s_{l}"))
                 if arch.has_shared_chain(l):
-                    grads[f"W^s_{l - 1}"] = delta_s.T @ fw.s[l - 1]
+                    grads[f"W^s_{l - 1}"] = xp.matmul(delta_s.T, fw.s[l - 1], out=grad_buf(f"W^s_{l - 1}"))
                 if l in arch.fusion_levels():
                     for m, name in enumerate(arch.names):
-                        grads[f"W^{{{name}->s}}_{l}"] = delta_s.T @ fw.h[(m, l)]
+                        key = f"W^{{{name}->s}}_{l}"
+                        grads[key] = xp.matmul(delta_s.T, fw.h[(m, l)], out=grad_buf(key))
         for m, name in enumerate(arch.names):
             if l not in arch.modality_levels() or (l == 1 and not input_grads):
                 continue
+            size = (n, arch.modality_sizes[m][l - 1])
             mod_term = sh_term = None
             if (m, l + 1) in delta_h and ("modality", m, l) not in cuts:
-                mod_term = grad_via_modality_path(delta_h[(m, l + 1)], params[f"W^{name}_{l}"])
+                mod_term = grad_via_modality_path(delta_h[(m, l + 1)], params[f"W^{name}_{l}"],
+                                                  out=buf(("dh", m, l), size))
             if delta_s is not None and l in arch.fusion_levels() and ("shared", m, l) not in cuts:
-                sh_term = grad_via_shared_path(delta_s, params[f"W^{{{name}->s}}_{l}"])
-            total = grad_modality_activation(mod_term, sh_term)
+                sh_term = grad_via_shared_path(delta_s, params[f"W^{{{name}->s}}_{l}"],
+                                               out=buf(("dh_shared", m, l), size))
+            total = grad_modality_activation(mod_term, sh_term, out=mod_term if ws is not None else None)
             if total is None:
                 continue
             dh[(m, l)] = total
@@ -209,10 +228,11 @@ def backward(params: dict, fw: Forward, dE_dtop, cut=(), paths=False, input_grad
                                     "shared": zeros if sh_term is None else sh_term}
             if l == 1:
                 continue
-            delta = sigmoid_backward(total, fw.h[(m, l)])
+            delta = sigmoid_backward(total, fw.h[(m, l)], out=buf(("delta_h", m, l), size))
             delta_h[(m, l)] = delta
-            _, grads[f"W^{name}_{l - 1}"], grads[f"b^{name}_{l}"] = affine_backward(
-                delta, fw.h[(m, l - 1)], None, need_dx=False)
+            w_key, b_key = f"W^{name}_{l - 1}", f"b^{name}_{l}"
+            _, grads[w_key], grads[b_key] = affine_backward(delta, fw.h[(m, l - 1)], None, need_dx=False,
+                                                            out=(None, grad_buf(w_key), grad_buf(b_key)))
             if paths:
                 for p in PATHS:
                     d_p = sigmoid_backward(dh_paths[(m, l)][p], fw.h[(m, l)])
@@ -222,7 +242,8 @@ def backward(params: dict, fw: Forward, dE_dtop, cut=(), paths=False, input_grad
     # parameters that no error reached (every path into them cut) get zero gradients
     for key, value in params.items():
         if key not in grads and key not in ("W^out", "b^out"):
-            grads[key] = xp.zeros_like(value)
+            zeros = grad_buf(key)
+            grads[key] = xp.zeros_like(value) if zeros is None else _fill_zero(zeros)
     if paths:
         for key in grads:
             if key not in gp["modality"]:
@@ -231,19 +252,38 @@ def backward(params: dict, fw: Forward, dE_dtop, cut=(), paths=False, input_grad
     return Backward(grads, dh, ds, dh_paths, gp)
 
 
-def classifier_loss(params: dict, fw: Forward, labels):
-    """Softmax cross-entropy of the classifier on s_L: (E, dE/dW^out, dE/db^out, dE/ds_L)."""
+def _fill_zero(a):
+    a.fill(0)
+    return a
+
+
+def classifier_loss(params: dict, fw: Forward, labels, workspace=None):
+    """Softmax cross-entropy of the classifier on s_L: (E, dE/dW^out, dE/db^out, dE/ds_L).
+
+    ``workspace``: optional :class:`dmf_np.layers.Workspace` for the three gradients.
+    """
     loss, probs = softmax_cross_entropy(fw.logits, labels)
     dlogits = softmax_cross_entropy_backward(probs, labels)
-    d_top, dW, db = affine_backward(dlogits, fw.top, params["W^out"])
+    W = params["W^out"]
+    out = (buffer_or_none(workspace, ("ds", fw.arch.L), fw.top.shape, dlogits),
+           buffer_or_none(workspace, ("grad", "W^out"), W.shape, dlogits),
+           buffer_or_none(workspace, ("grad", "b^out"), params["b^out"].shape, dlogits))
+    d_top, dW, db = affine_backward(dlogits, fw.top, W, out=out)
     return loss, dW, db, d_top
 
 
-def loss_and_grads(params: dict, xs, labels, arch: Architecture, cut=(), paths=False, input_grads=False):
-    """The discriminative variant end to end: forward, cross-entropy, backward. Returns (E, Backward)."""
-    fw = forward(params, xs, arch)
-    loss, dW, db, d_top = classifier_loss(params, fw, labels)
-    bw = backward(params, fw, d_top, cut=cut, paths=paths, input_grads=input_grads)
+def loss_and_grads(params: dict, xs, labels, arch: Architecture, cut=(), paths=False, input_grads=False,
+                   workspace=None):
+    """The discriminative variant end to end: forward, cross-entropy, backward. Returns (E, Backward).
+
+    ``workspace``: a :class:`dmf_np.layers.Workspace` reused from call to call (the training loop's):
+    activations, errors and gradients are then written into its buffers instead of fresh arrays, and
+    the returned arrays are overwritten by the next call with it. Not used when ``paths`` is True.
+    """
+    ws = None if paths else workspace
+    fw = forward(params, xs, arch, workspace=ws)
+    loss, dW, db, d_top = classifier_loss(params, fw, labels, workspace=ws)
+    bw = backward(params, fw, d_top, cut=cut, paths=paths, input_grads=input_grads, workspace=ws)
     bw.grads["W^out"], bw.grads["b^out"] = dW, db
     if paths:
         for key, g in (("W^out", dW), ("b^out", db)):

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from . import backend
 from .checks import check_modalities
-from .layers import affine_forward, sigmoid
+from .layers import affine_forward, buffer_or_none, sigmoid
 
 SCHEMES = ("emf", "imf", "dmf")
 _DEFAULT_NAMES = ("x", "y", "z")
@@ -195,6 +195,12 @@ def _destination(weight_key: str) -> str:
     return f"h{head[1:]}_{int(level) + 1}"
 
 
+def _result_like(x, p):
+    """An empty array of the dtype that x @ p.T has (for typing workspace buffers)."""
+    xp = backend.array_module(p)
+    return xp.empty(0, dtype=xp.result_type(x.dtype, p.dtype))
+
+
 @dataclass
 class Forward:
     """What the forward pass computed, and what backward needs: every activation by name.
@@ -222,13 +228,14 @@ def modality_layer_forward(h_prev, W, b, out=None):
     return sigmoid(affine_forward(h_prev, W, b, out=out), out=out)
 
 
-def shared_layer_forward(hs, W_fusion, s_prev, W_s, b, out=None):
+def shared_layer_forward(hs, W_fusion, s_prev, W_s, b, out=None, scratch=None):
     """Eq. 3: s_l = f(M_l), M_l = sum_m W^{m->s}_l h^m_l + W^s_{l-1} s_{l-1} + b^s_l.
 
     Without the shared-chain term (s_prev None) this is Eq. 1, the IMF unit, and EMF's bottom layer.
     hs: list of (N, n^m_l), one per modality fused at this level (may be empty);
     W_fusion: matching list of (|s_l|, n^m_l); s_prev: (N, |s_{l-1}|) or None; W_s: (|s_l|, |s_{l-1}|)
-    or None; b: (|s_l|,). Returns s_l: (N, |s_l|).
+    or None; b: (|s_l|,). Returns s_l: (N, |s_l|). ``out``, ``scratch``: optional (N, |s_l|) buffers
+    for the result and for each further term of the sum before it is added.
     """
     terms = list(zip(hs, W_fusion)) + ([(s_prev, W_s)] if s_prev is not None else [])
     if not terms:
@@ -237,27 +244,33 @@ def shared_layer_forward(hs, W_fusion, s_prev, W_s, b, out=None):
     a = affine_forward(x0, W0, b, out=out)
     xp = backend.array_module(a)
     for x, W in terms[1:]:
-        a += xp.matmul(x, W.T)
+        a += xp.matmul(x, W.T, out=scratch)
     return sigmoid(a, out=a)
 
 
-def forward(params: dict, xs, arch: Architecture, check: bool = True) -> Forward:
+def forward(params: dict, xs, arch: Architecture, check: bool = True, workspace=None) -> Forward:
     """The forward pass of any scheme: Eqs. 4 and 3 level by level, then the classifier logits.
 
     xs: list of M arrays, xs[m] of shape (N, n^m_1). Returns a :class:`Forward`. ``check=False``
     skips input validation (for training loops that validated the whole data set once).
+    ``workspace``: a :class:`dmf_np.layers.Workspace`; the activations are then written into its
+    buffers (no allocation), valid until the next call with the same workspace.
     """
     if check:
         check_modalities(xs, arch)
     fw = Forward(arch)
+    ws, n = workspace, xs[0].shape[0]
+    like = None if ws is None else _result_like(xs[0], params[f"b^s_{arch.L}"])  # dtype of the activations
     for m, x in enumerate(xs):
         fw.h[(m, 1)] = x
     for l in range(1, arch.L + 1):
         if l >= 2 and l in arch.modality_levels():
             for m, name in enumerate(arch.names):
+                out = buffer_or_none(ws, ("h", m, l), (n, arch.modality_sizes[m][l - 1]), like)
                 fw.h[(m, l)] = modality_layer_forward(fw.h[(m, l - 1)], params[f"W^{name}_{l - 1}"],
-                                                      params[f"b^{name}_{l}"])
+                                                      params[f"b^{name}_{l}"], out=out)
         if l in arch.shared_levels():
+            size = (n, arch.shared_sizes[l - 1])
             fused = l in arch.fusion_levels()
             chain = arch.has_shared_chain(l)
             fw.s[l] = shared_layer_forward(
@@ -265,7 +278,9 @@ def forward(params: dict, xs, arch: Architecture, check: bool = True) -> Forward
                 [params[f"W^{{{name}->s}}_{l}"] for name in arch.names] if fused else [],
                 fw.s[l - 1] if chain else None,
                 params[f"W^s_{l - 1}"] if chain else None,
-                params[f"b^s_{l}"])
+                params[f"b^s_{l}"],
+                out=buffer_or_none(ws, ("s", l), size, like), scratch=buffer_or_none(ws, ("M", l), size, like))
     if arch.n_classes is not None:
-        fw.logits = affine_forward(fw.top, params["W^out"], params["b^out"])
+        fw.logits = affine_forward(fw.top, params["W^out"], params["b^out"],
+                                   out=buffer_or_none(ws, "logits", (n, arch.n_classes), like))
     return fw

@@ -10,11 +10,42 @@ Each forward sits beside its backward. Conventions used throughout dmf_np:
   take the gradient of their output and return the gradients of their inputs.
 
 The ``out=`` arguments let the training loop reuse buffers (no fresh allocation per minibatch);
-they change where the result is written, never what is computed.
+they change where the result is written, never what is computed. A :class:`Workspace` hands out
+those buffers by name, so the same equation functions serve a one-off call and the training loop.
 """
 from __future__ import annotations
 
 from .backend import array_module
+
+
+class Workspace:
+    """Named buffers reused from one minibatch to the next, so training allocates nothing per step.
+
+    ``ws.buffer(name, shape, like)`` returns an uninitialised array of ``shape`` with ``like``'s
+    dtype and array module, the same memory on every call with that name. Row counts may shrink
+    (the last, smaller minibatch of an epoch gets the first rows, still contiguous); a larger or
+    otherwise different shape replaces the buffer. Results written into a workspace are overwritten
+    by the next call that uses it: read them, or copy them, before.
+    """
+
+    def __init__(self):
+        self._buffers = {}
+
+    def buffer(self, name, shape, like):
+        shape = tuple(int(n) for n in shape)
+        buf = self._buffers.get(name)
+        if (buf is None or buf.dtype != like.dtype or array_module(buf) is not array_module(like)
+                or buf.shape[1:] != shape[1:] or (buf.shape[:1] < shape[:1])):
+            buf = self._buffers[name] = array_module(like).empty(shape, dtype=like.dtype)
+        return buf[: shape[0]] if shape else buf
+
+    def __len__(self):
+        return len(self._buffers)
+
+
+def buffer_or_none(ws, name, shape, like):
+    """``ws.buffer(...)``, or None (let the function allocate) when there is no workspace."""
+    return None if ws is None else ws.buffer(name, shape, like)
 
 
 def affine_forward(x, W, b=None, out=None):
@@ -29,15 +60,17 @@ def affine_forward(x, W, b=None, out=None):
     return a
 
 
-def affine_backward(da, x, W, need_dx=True):
+def affine_backward(da, x, W, need_dx=True, out=(None, None, None)):
     """Gradients of ``a = x W^T + b``: (dx, dW, db) from da = dE/da.
 
     da: (N, n_out); x: (N, n_in); W: (n_out, n_in) -> dx: (N, n_in) (None unless need_dx),
-    dW = da^T x: (n_out, n_in), db = sum_n da: (n_out,).
+    dW = da^T x: (n_out, n_in), db = sum_n da: (n_out,). ``out``: buffers (dx, dW, db), any None.
     """
-    dW = da.T @ x
-    db = da.sum(axis=0)
-    dx = da @ W if need_dx else None
+    xp = array_module(da)
+    dx_out, dW_out, db_out = out
+    dW = xp.matmul(da.T, x, out=dW_out)
+    db = xp.sum(da, axis=0, out=db_out)
+    dx = xp.matmul(da, W, out=dx_out) if need_dx else None
     return dx, dW, db
 
 
@@ -64,12 +97,13 @@ def sigmoid_backward(dy, y, out=None):
     dy, y: same shape; returns the same shape. ``out=dy`` works in place.
     """
     xp = array_module(y)
-    if out is None:
-        out = xp.empty_like(y)
-    # dy * y * (1 - y) == dy * (y - y*y); two passes over temporaries-free buffers
-    xp.multiply(dy, y, out=out)
-    out -= out * y
-    return out
+    if out is dy:  # in place: dy * y - (dy * y) * y, one temporary
+        xp.multiply(dy, y, out=out)
+        out -= out * y
+        return out
+    fprime = xp.subtract(1, y, out=out)  # f'(a) = y (1 - y), formed in the output buffer
+    fprime *= y
+    return xp.multiply(dy, fprime, out=fprime)
 
 
 def softmax(logits):

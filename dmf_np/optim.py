@@ -21,19 +21,24 @@ class SGD:
             raise ValueError(f"need lr > 0, 0 <= momentum < 1, weight_decay >= 0; got {lr}, {momentum}, {weight_decay}")
         self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
         self.velocity: dict = {}
+        self._scratch: dict = {}  # one reused buffer per parameter for lr * g (no allocation per step)
 
     def step(self, params: dict, grads: dict, lr: float | None = None) -> None:
         """One update of every parameter that has a gradient (``lr`` overrides the default once)."""
         lr = self.lr if lr is None else lr
         for key, g in grads.items():
             p = params[key]
+            xp = array_module(p)
             v = self.velocity.get(key)
             if v is None:
-                v = self.velocity[key] = array_module(p).zeros_like(p)
+                v = self.velocity[key] = xp.zeros_like(p)
+            step = self._scratch.get(key)
+            if step is None or step.shape != p.shape or step.dtype != p.dtype or array_module(step) is not xp:
+                step = self._scratch[key] = xp.empty_like(p)
             v *= self.momentum
-            v -= lr * g
+            v -= xp.multiply(g, lr, out=step)                                   # lr * g
             if self.weight_decay and key.startswith("W"):
-                v -= (lr * self.weight_decay) * p
+                v -= xp.multiply(p, lr * self.weight_decay, out=step)           # lr * wd * theta
             p += v
 
     def state_dict(self) -> dict:

@@ -17,6 +17,7 @@ from .backprop import loss_and_grads
 from .checks import check_labels, check_modalities, check_params
 from .fusion import Architecture, forward
 from .io import load_checkpoint, save_checkpoint
+from .layers import Workspace
 from .optim import SGD
 from .progress import progress
 
@@ -84,12 +85,19 @@ def fit_classifier(params: dict, arch: Architecture, xs, labels, *, epochs: int,
         rng.bit_generator.state = meta["rng"]
         history, start = meta["history"], meta["epoch"]
     lr = optimizer.lr * lr_decay ** start
+    # Every minibatch reuses the same memory: its rows are gathered into fixed batch buffers (no
+    # fancy-index copy per step), and activations, errors and gradients live in one workspace.
+    ws = Workspace()
+    batch_xs = [ws.buffer(("batch", m), (batch_size,) + x.shape[1:], x) for m, x in enumerate(xs)]
+    batch_y = ws.buffer("batch_labels", (batch_size,), labels)
     for epoch in progress(range(start, epochs), desc=desc, show=show_progress, initial=start, total=epochs):
-        order = rng.permutation(n)
+        order = backend.to_device(rng.permutation(n), xp)
         losses = []
         for i in range(0, n, batch_size):
-            idx = backend.to_device(order[i:i + batch_size], xp)
-            loss, bw = loss_and_grads(params, [x[idx] for x in xs], labels[idx], arch, cut=cut)
+            idx = order[i:i + batch_size]
+            xb = [xp.take(x, idx, axis=0, out=b[:len(idx)]) for x, b in zip(xs, batch_xs)]
+            yb = xp.take(labels, idx, out=batch_y[:len(idx)])
+            loss, bw = loss_and_grads(params, xb, yb, arch, cut=cut, workspace=ws)
             losses.append(loss)
             optimizer.step(params, bw.grads, lr=lr)
         epoch_loss = float(sum(float(v) for v in losses) / len(losses)) if losses else float("nan")

@@ -1,0 +1,431 @@
+"""``python -m dmf_np bench`` (also ``python bench/bench.py``): dmf_np timed beside PyTorch and scikit-learn.
+
+Two workloads, on the same generated MNIST-like data (60,000 rows of uniform [0, 1) pixels, float32):
+
+(a) one fine-tuning epoch of the paper's DMF MNIST network (section 4.1: halves [392, 512, 128], shared
+    [512, 256, 64], 10 classes), minibatch SGD with momentum, batch 100, through
+    :func:`dmf_np.train.fit_classifier`;
+(b) one CD-1 epoch of a 392 -> 512 RBM on the left halves, through :mod:`dmf_np.rbm`.
+
+Beside each: the same network and update written in PyTorch eager (autograd for (a), the CD-1 formulas
+for (b)); scikit-learn's ``BernoulliRBM`` for (b) (its ``fit`` with n_iter=1 runs one epoch of PCD-1,
+the same matrix products); and the *GEMM-only bound*, the matrix products of the epoch alone, with
+preallocated outputs, timed with the same array module on the same machine. Every engine runs in this
+one process with the same thread count; the repeats of the engines are interleaved, so slow phases of a
+shared machine hit all of them; the table gives the median.
+
+The figures are timings, not tests: they depend on the machine and on what else runs on it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+from . import backend
+from .fusion import Architecture, init_params, paper_mnist_architecture
+from .io import atomic_write_json
+from .optim import SGD
+from .train import fit_classifier
+
+BATCH = 100
+LR, MOMENTUM = 0.1, 0.9
+N_HIDDEN_RBM = 512
+
+
+# --- the workloads ---------------------------------------------------------------------------
+
+def make_data(n: int, seed: int = 0):
+    """MNIST-like host data: images (n, 784) uniform in [0, 1), their halves, labels (n,) in [0, 10)."""
+    rng = np.random.default_rng(seed)
+    images = rng.random((n, 784), dtype=np.float32)
+    halves = [np.ascontiguousarray(images[:, :392]), np.ascontiguousarray(images[:, 392:])]
+    labels = rng.integers(0, 10, n)
+    return halves, labels
+
+
+def gemm_shapes_finetune(arch: Architecture, batch: int) -> list:
+    """The matrix products of one minibatch of back-propagation: (m, k, n) for an (m, k) @ (k, n).
+
+    Per weight W (n_out, n_in): the forward product (B, n_in) @ (n_in, n_out), the weight gradient
+    (n_out, B) @ (B, n_in), and, unless W reads an input layer, the error (B, n_out) @ (n_out, n_in).
+    """
+    inputs = {f"W^{m}_1" for m in arch.names} | {f"W^{{{m}->s}}_1" for m in arch.names}
+    shapes = []
+    for key, shape in arch.param_shapes().items():
+        if not key.startswith("W"):
+            continue
+        n_out, n_in = shape
+        shapes += [(batch, n_in, n_out), (n_out, batch, n_in)]
+        if key not in inputs:
+            shapes.append((batch, n_out, n_in))
+    return shapes
+
+
+def gemm_shapes_cd1(n_visible: int, n_hidden: int, batch: int) -> list:
+    """CD-1's products per minibatch: p(h|v0), E[v|h0], p(h|v1), and the two <h v^T> statistics."""
+    return [(batch, n_visible, n_hidden), (batch, n_hidden, n_visible), (batch, n_visible, n_hidden),
+            (n_hidden, batch, n_visible), (n_hidden, batch, n_visible)]
+
+
+def gflop(shapes, n_batches: int) -> float:
+    return 2.0 * sum(m * k * n for m, k, n in shapes) * n_batches / 1e9
+
+
+def gemm_epoch(xp, shapes, n_batches: int, seed: int = 0):
+    """A callable that runs the products ``shapes`` n_batches times into preallocated outputs."""
+    rng = np.random.default_rng(seed)
+    ops = []
+    for m, k, n in shapes:
+        a = backend.to_device(rng.random((m, k), dtype=np.float32), xp)
+        b = backend.to_device(rng.random((k, n), dtype=np.float32), xp)
+        ops.append((a, b, xp.empty((m, n), dtype=np.float32)))
+
+    def run():
+        for _ in range(n_batches):
+            for a, b, c in ops:
+                xp.matmul(a, b, out=c)
+    return run
+
+
+def dmf_finetune(xp, arch, p0, halves, labels):
+    """One epoch of :func:`dmf_np.train.fit_classifier` from the initial parameters p0 (host)."""
+    xs = [backend.to_device(x, xp) for x in halves]
+    y = backend.to_device(labels, xp)
+
+    def run():
+        params = {k: backend.to_device(v, xp) for k, v in p0.items()}
+        fit_classifier(params, arch, xs, y, epochs=1, batch_size=BATCH, optimizer=SGD(LR, MOMENTUM),
+                       seed=1, show_progress=False)
+        return params
+    return run
+
+
+def dmf_cd1(xp, v_host, rbm0):
+    """One CD-1 epoch of dmf_np.rbm from the initial RBM rbm0 (host arrays), or None if unavailable."""
+    from . import rbm  # noqa: PLC0415
+
+    train = getattr(rbm, "train_rbm", None) or getattr(rbm, "fit_rbm", None)
+    v = backend.to_device(v_host, xp)
+    if train is not None:
+        def run():
+            params = {k: backend.to_device(a, xp) for k, a in rbm0.items()}
+            train(params, v, epochs=1, batch_size=BATCH, optimizer=SGD(LR, MOMENTUM), seed=1,
+                  show_progress=False)
+            return params
+        return run, f"dmf_np.rbm.{train.__name__}"
+    if not hasattr(rbm, "cd_k"):
+        return None, "dmf_np.rbm has no CD-1 training function yet"
+
+    def run_steps():  # the module's CD step in a plain minibatch loop
+        params = {k: backend.to_device(a, xp) for k, a in rbm0.items()}
+        opt = SGD(LR, MOMENTUM)
+        rng = backend.make_rng(1, xp)
+        ws = rbm.CDWorkspace(BATCH, v.shape[1], params["W"].shape[0], xp, params["W"].dtype)
+        order = np.random.default_rng(1).permutation(v.shape[0])
+        vs = v[backend.to_device(order, xp)]
+        for i in range(0, v.shape[0], BATCH):
+            step = rbm.cd_k(vs[i:i + BATCH], params, rng, k=1, workspace=ws)
+            opt.step(params, step.grads)
+        return params
+    return run_steps, "dmf_np.rbm.cd_k in a minibatch loop"
+
+
+# --- PyTorch and scikit-learn references ------------------------------------------------------
+
+def torch_forward(torch, P, xs, arch):
+    """fusion.forward written in PyTorch: Eqs. 4 and 3 level by level, then the logits."""
+    F = torch.nn.functional
+    h = {(m, 1): x for m, x in enumerate(xs)}
+    s = {}
+    for l in range(1, arch.L + 1):
+        if l >= 2 and l in arch.modality_levels():
+            for m, name in enumerate(arch.names):
+                h[(m, l)] = torch.sigmoid(F.linear(h[(m, l - 1)], P[f"W^{name}_{l - 1}"], P[f"b^{name}_{l}"]))
+        if l in arch.shared_levels():
+            terms = []
+            if l in arch.fusion_levels():
+                terms += [(h[(m, l)], P[f"W^{{{name}->s}}_{l}"]) for m, name in enumerate(arch.names)]
+            if arch.has_shared_chain(l):
+                terms.append((s[l - 1], P[f"W^s_{l - 1}"]))
+            a = F.linear(terms[0][0], terms[0][1], P[f"b^s_{l}"])
+            for x, W in terms[1:]:
+                a = a + F.linear(x, W)
+            s[l] = torch.sigmoid(a)
+    return F.linear(s[arch.L], P["W^out"], P["b^out"])
+
+
+def torch_finetune(torch, device, arch, p0, halves, labels):
+    """The same epoch in PyTorch eager: autograd, cross-entropy, torch.optim.SGD with momentum.
+
+    torch's momentum form (v = mu v + g; p -= lr v) equals dmf_np's (v = mu v - lr g; p += v) at a fixed lr.
+    """
+    xs = [torch.from_numpy(x).to(device) for x in halves]
+    y = torch.from_numpy(labels).to(device)
+    n = len(labels)
+
+    def run():
+        P = {k: torch.tensor(v, device=device, requires_grad=True) for k, v in p0.items()}
+        opt = torch.optim.SGD(list(P.values()), lr=LR, momentum=MOMENTUM)
+        order = torch.from_numpy(np.random.default_rng(1).permutation(n)).to(device)
+        for i in range(0, n, BATCH):
+            idx = order[i:i + BATCH]
+            loss = torch.nn.functional.cross_entropy(torch_forward(torch, P, [x[idx] for x in xs], arch), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return P
+    return run
+
+
+def torch_cd1(torch, device, v_host, rbm0):
+    """The CD-1 epoch in PyTorch: probabilities for every statistic, one sampled hidden layer
+    (dmf_np.rbm's defaults), gradients by hand, torch.optim.SGD with momentum."""
+    v = torch.from_numpy(v_host).to(device)
+    n = v.shape[0]
+
+    def run():
+        P = {k: torch.tensor(a, device=device) for k, a in rbm0.items()}
+        W, b_h, b_v = P["W"], P["b_h"], P["b_v"]
+        opt = torch.optim.SGD([W, b_h, b_v], lr=LR, momentum=MOMENTUM)
+        gen = torch.Generator(device=device).manual_seed(1)
+        order = torch.from_numpy(np.random.default_rng(1).permutation(n)).to(device)
+        with torch.no_grad():
+            for i in range(0, n, BATCH):
+                v0 = v[order[i:i + BATCH]]
+                ph0 = torch.sigmoid(torch.addmm(b_h, v0, W.T))
+                h0 = (torch.rand(ph0.shape, generator=gen, device=device) < ph0).to(v0.dtype)
+                v1 = torch.sigmoid(torch.addmm(b_v, h0, W))
+                ph1 = torch.sigmoid(torch.addmm(b_h, v1, W.T))
+                m = v0.shape[0]
+                W.grad = (ph1.T @ v1 - ph0.T @ v0) / m
+                b_h.grad = (ph1.sum(0) - ph0.sum(0)) / m
+                b_v.grad = (v1.sum(0) - v0.sum(0)) / m
+                opt.step()
+        return P
+    return run
+
+
+def sklearn_cd1(v_host, seed: int = 1):
+    """scikit-learn's BernoulliRBM: one epoch (n_iter=1) of its PCD-1, batch 100, 512 hidden units."""
+    from sklearn.neural_network import BernoulliRBM  # noqa: PLC0415
+
+    def run():
+        return BernoulliRBM(n_components=N_HIDDEN_RBM, learning_rate=LR, batch_size=BATCH, n_iter=1,
+                            random_state=seed).fit(v_host)
+    return run
+
+
+# --- timing ------------------------------------------------------------------------------------
+
+def _sync_for(name, xp, torch):
+    if name.startswith("torch") and torch is not None and torch.cuda.is_available():
+        return torch.cuda.synchronize
+    return lambda: backend.synchronize(xp)
+
+
+def time_interleaved(runs: dict, repeats: int, sync: dict) -> dict:
+    """Each callable ``repeats`` times, round-robin; seconds and minor page faults per run."""
+    out = {name: {"seconds": [], "page_faults": []} for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            sync[name]()
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            t = time.perf_counter()
+            fn()
+            sync[name]()
+            out[name]["seconds"].append(time.perf_counter() - t)
+            out[name]["page_faults"].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults)
+    for rec in out.values():
+        rec["median_s"] = statistics.median(rec["seconds"])
+        rec["spread"] = (max(rec["seconds"]) - min(rec["seconds"])) / rec["median_s"] if rec["median_s"] else 0.0
+    return out
+
+
+def traced_peak_mib(fn) -> float:
+    """Peak NumPy/Python memory allocated during one untimed run (tracemalloc), in MiB."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 2 ** 20
+    finally:
+        tracemalloc.stop()
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+def machine_info(xp, torch, threads: int) -> dict:
+    info = {"python": platform.python_version(), "numpy": np.__version__, "cpus": os.cpu_count(),
+            "cpu_model": _cpu_model(), "blas": backend.blas_info(), "threads": threads,
+            "backend": backend.backend_name(xp)}
+    if torch is not None:
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        info["torch_blas"] = "MKL" if torch.backends.mkl.is_available() else "other"
+    if xp is not np:
+        props = xp.cuda.runtime.getDeviceProperties(xp.cuda.Device().id)
+        name = props["name"]
+        info["gpu"] = name.decode() if isinstance(name, bytes) else name
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def print_table(title, rows, ref_name):
+    print(f"\n{title}")
+    print(f"  {'engine':<44}{'median s':>10}{'spread':>8}{'faults':>9}{'vs ' + ref_name:>16}")
+    ref = rows.get(ref_name, {}).get("median_s")
+    for name, rec in rows.items():
+        ratio = f"{rec['median_s'] / ref:.2f}x" if ref else ""
+        print(f"  {name:<44}{rec['median_s']:>10.3f}{100 * rec['spread']:>7.0f}%"
+              f"{int(statistics.median(rec['page_faults'])):>9}{ratio:>16}")
+
+
+def _ratio(rows, a, b):
+    if a in rows and b in rows and rows[b]["median_s"] > 0:
+        return rows[a]["median_s"] / rows[b]["median_s"]
+    return None
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python bench/bench.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS/OpenMP threads for NumPy and PyTorch (default: all CPUs)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs of each engine (median reported)")
+    p.add_argument("--samples", type=int, default=60000, help="rows of data (one epoch)")
+    p.add_argument("--quick", action="store_true", help="10,000 rows, 2 repeats: a smoke run")
+    p.add_argument("--only", choices=["finetune", "cd1"], default=None, help="run one workload")
+    p.add_argument("--no-memory", action="store_true", help="skip the untimed tracemalloc passes")
+    p.add_argument("--json", default=None, help="write the figures to this path")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        args.samples, args.repeats = min(args.samples, 10000), min(args.repeats, 2)
+    if args.samples < BATCH or args.samples % BATCH or args.repeats < 1:
+        raise ValueError(f"--samples must be a positive multiple of {BATCH} and --repeats >= 1")
+    threads = args.threads or os.cpu_count() or 1
+    xp = backend.get_xp(args.backend)
+    try:
+        import torch  # noqa: PLC0415  (optional reference)
+    except ImportError:
+        torch = None
+    if torch is not None:
+        torch.set_num_threads(threads)
+    limiter = None
+    try:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+        limiter = threadpool_limits(limits=threads)  # every BLAS and OpenMP pool loaded so far
+    except ImportError:
+        if args.threads:
+            print("note: threadpoolctl is not installed; NumPy's BLAS threads are not limited", file=sys.stderr)
+    device = "cpu"
+    if torch is not None and xp is not np:
+        if torch.cuda.is_available():
+            device = "cuda"
+        else:
+            print("note: PyTorch has no CUDA here; the PyTorch reference is skipped", file=sys.stderr)
+            torch = None
+
+    info = machine_info(xp, torch, threads)
+    print(f"dmf_np bench: backend {info['backend']}, {threads} thread(s), {args.samples} samples, "
+          f"batch {BATCH}, float32, {args.repeats} repeats (median)")
+    print(f"  CPU: {info['cpu_model']} ({info['cpus']} CPUs); NumPy {info['numpy']}, BLAS: {info['blas']}")
+    if torch is not None:
+        print(f"  PyTorch {info['torch']} on {device} ({info['torch_threads']} threads)")
+    if "gpu" in info:
+        print(f"  GPU: {info['gpu']}")
+    halves, labels = make_data(args.samples)
+    n_batches = args.samples // BATCH
+    result = {"machine": info, "samples": args.samples, "batch": BATCH, "repeats": args.repeats}
+
+    if args.only in (None, "finetune"):
+        arch = paper_mnist_architecture("dmf")
+        p0 = {k: backend.to_host(v) for k, v in init_params(arch, np.random.default_rng(0), np).items()}
+        shapes = gemm_shapes_finetune(arch, BATCH)
+        runs = {"dmf_np fit_classifier": dmf_finetune(xp, arch, p0, halves, labels),
+                "GEMM-only bound": gemm_epoch(xp, shapes, n_batches)}
+        if torch is not None:
+            runs["PyTorch eager"] = torch_finetune(torch, device, arch, p0, halves, labels)
+        rows = _measure(runs, args, xp, torch)
+        print_table(f"(a) fine-tuning epoch, DMF MNIST network, {gflop(shapes, n_batches):.0f} GFLOP of GEMMs",
+                    rows, "PyTorch eager" if torch is not None else "GEMM-only bound")
+        result["finetune"] = {"gflop": gflop(shapes, n_batches), "engines": rows}
+        result["ratio_finetune_vs_torch"] = _ratio(rows, "dmf_np fit_classifier", "PyTorch eager")
+        result["ratio_finetune_vs_gemm"] = _ratio(rows, "dmf_np fit_classifier", "GEMM-only bound")
+
+    if args.only in (None, "cd1"):
+        v_host = halves[0]
+        rbm0 = {"W": np.random.default_rng(0).normal(0, 0.01, (N_HIDDEN_RBM, v_host.shape[1])).astype(np.float32),
+                "b_h": np.zeros(N_HIDDEN_RBM, np.float32), "b_v": np.zeros(v_host.shape[1], np.float32)}
+        shapes = gemm_shapes_cd1(v_host.shape[1], N_HIDDEN_RBM, BATCH)
+        runs = {}
+        try:
+            fn, how = dmf_cd1(xp, v_host, rbm0)
+        except ImportError as exc:
+            fn, how = None, f"dmf_np.rbm is unavailable ({exc})"
+        if fn is not None:
+            runs["dmf_np CD-1"] = fn
+        print(f"\n  dmf_np CD-1: {how}")
+        runs["GEMM-only bound"] = gemm_epoch(xp, shapes, n_batches)
+        if torch is not None:
+            runs["PyTorch eager"] = torch_cd1(torch, device, v_host, rbm0)
+        try:
+            runs["scikit-learn BernoulliRBM (CPU)"] = sklearn_cd1(v_host)
+        except ImportError:
+            print("note: scikit-learn is not installed; its reference is skipped", file=sys.stderr)
+        rows = _measure(runs, args, xp, torch)
+        print_table(f"(b) CD-1 epoch, RBM {v_host.shape[1]} -> {N_HIDDEN_RBM}, {gflop(shapes, n_batches):.0f} GFLOP "
+                    f"of GEMMs", rows, "PyTorch eager" if torch is not None else "GEMM-only bound")
+        result["cd1"] = {"gflop": gflop(shapes, n_batches), "engines": rows, "dmf_np_function": how}
+        result["ratio_cd1_vs_torch"] = _ratio(rows, "dmf_np CD-1", "PyTorch eager")
+        result["ratio_cd1_vs_sklearn"] = _ratio(rows, "dmf_np CD-1", "scikit-learn BernoulliRBM (CPU)")
+        result["ratio_cd1_vs_gemm"] = _ratio(rows, "dmf_np CD-1", "GEMM-only bound")
+
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak resident memory of the whole run: {result['peak_rss_mib']:.0f} MiB")
+    print("ratios: " + ", ".join(f"{k}={v:.2f}" for k, v in result.items()
+                                 if k.startswith("ratio_") and v is not None))
+    if args.json:
+        atomic_write_json(args.json, result)
+        print(f"wrote {args.json}")
+    del limiter
+    return 0
+
+
+def _measure(runs, args, xp, torch) -> dict:
+    for fn in runs.values():  # warm-up: first-touch allocation, thread pools, lazy imports
+        fn()
+    sync = {name: _sync_for(name, xp, torch) for name in runs}
+    rows = time_interleaved(runs, args.repeats, sync)
+    if not args.no_memory and xp is np:
+        for name, fn in runs.items():
+            if name.startswith("dmf_np") or name.startswith("GEMM"):
+                rows[name]["traced_peak_mib"] = traced_peak_mib(fn)
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())

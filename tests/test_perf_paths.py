@@ -1,0 +1,165 @@
+"""The buffer-reusing paths of the training loop give the same numbers as the plain ones.
+
+A workspace changes where results are written, never what is computed: every test here compares a
+call that writes into reused buffers with one that allocates fresh arrays, and asks for equality.
+(Timings are not tested; see bench/bench.py.)
+"""
+import numpy as np
+import pytest
+
+from dmf_np import backend
+from dmf_np.backprop import cross_modal_cuts, loss_and_grads
+from dmf_np.fusion import Architecture, forward, init_params
+from dmf_np.layers import Workspace, affine_backward, sigmoid, sigmoid_backward
+from dmf_np.optim import SGD
+from dmf_np.train import fit_classifier
+
+ARCH = Architecture("dmf", ((7, 9, 5), (6, 8, 4)), (10, 7, 5), n_classes=4)
+
+
+def _data(xp, n, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    xs = [backend.to_device(rng.random((n, k)), xp, dtype) for k in ARCH.input_sizes]
+    return xs, backend.to_device(rng.integers(0, ARCH.n_classes, n), xp)
+
+
+def _host(a):
+    return backend.to_host(a)
+
+
+def _same(a, b):
+    return np.array_equal(_host(a), _host(b))
+
+
+def test_workspace_hands_back_the_same_memory_and_shrinks_rows():
+    ws, like = Workspace(), np.zeros(0, np.float32)
+    a = ws.buffer("a", (10, 3), like)
+    b = ws.buffer("a", (4, 3), like)
+    assert b.base is a.base or b.base is a  # a view of the same buffer
+    assert np.shares_memory(a, b) and b.shape == (4, 3) and b.flags.c_contiguous
+    c = ws.buffer("a", (12, 3), like)  # more rows than held: a new, larger buffer
+    assert c.shape == (12, 3) and not np.shares_memory(a, c)
+    assert ws.buffer("a", (12, 3), np.zeros(0, np.float64)).dtype == np.float64  # dtype follows `like`
+
+
+@pytest.mark.parametrize("scheme", ["emf", "imf", "dmf"])
+def test_loss_and_grads_with_a_workspace_equal_the_plain_ones(xp, scheme):
+    arch = ARCH.with_scheme(scheme)
+    params = init_params(arch, np.random.default_rng(1), xp=xp)
+    ws = Workspace()
+    for n, seed in ((16, 0), (16, 1), (5, 2)):  # reuse, then a smaller last minibatch
+        xs, y = _data(xp, n, seed)
+        loss_plain, plain = loss_and_grads(params, xs, y, arch)
+        loss_ws, reused = loss_and_grads(params, xs, y, arch, workspace=ws)
+        assert float(loss_plain) == float(loss_ws)
+        assert list(plain.grads) == list(reused.grads)
+        for k in plain.grads:
+            assert _same(plain.grads[k], reused.grads[k]), k
+        for key in plain.dh:
+            assert _same(plain.dh[key], reused.dh[key]), key
+        for l in plain.ds:
+            assert _same(plain.ds[l], reused.ds[l]), l
+    assert len(ws) > 0
+
+
+def test_workspace_with_cuts_and_input_grads_equals_plain(xp):
+    params = init_params(ARCH, np.random.default_rng(2), xp=xp)
+    xs, y = _data(xp, 12)
+    ws = Workspace()
+    for cut in (cross_modal_cuts(ARCH), (("chain", 1), ("modality", "y", 2)), (("shared", 0, 1),)):
+        _, plain = loss_and_grads(params, xs, y, ARCH, cut=cut, input_grads=True)
+        _, reused = loss_and_grads(params, xs, y, ARCH, cut=cut, input_grads=True, workspace=ws)
+        assert all(_same(plain.grads[k], reused.grads[k]) for k in plain.grads)
+        assert plain.dh.keys() == reused.dh.keys()
+        assert all(_same(plain.dh[k], reused.dh[k]) for k in plain.dh)
+
+
+def test_paths_ignore_the_workspace(xp):
+    params = init_params(ARCH, np.random.default_rng(3), xp=xp)
+    xs, y = _data(xp, 8)
+    ws = Workspace()
+    _, bw = loss_and_grads(params, xs, y, ARCH, paths=True, workspace=ws)
+    assert len(ws) == 0 and bw.grad_paths is not None
+
+
+def test_forward_into_a_workspace_equals_plain_forward(xp):
+    params = init_params(ARCH, np.random.default_rng(4), xp=xp)
+    xs, _ = _data(xp, 9)
+    plain = forward(params, xs, ARCH)
+    reused = forward(params, xs, ARCH, workspace=Workspace())
+    assert all(_same(plain.h[k], reused.h[k]) for k in plain.h)
+    assert all(_same(plain.s[k], reused.s[k]) for k in plain.s)
+    assert _same(plain.logits, reused.logits)
+
+
+def test_float64_data_with_float32_params_keeps_numpy_promotion():
+    params = init_params(ARCH, np.random.default_rng(5), xp=np)
+    xs, y = _data(np, 6, dtype=np.float64)
+    _, plain = loss_and_grads(params, xs, y, ARCH)
+    _, reused = loss_and_grads(params, xs, y, ARCH, workspace=Workspace())
+    assert all(plain.grads[k].dtype == reused.grads[k].dtype for k in plain.grads)
+    assert all(_same(plain.grads[k], reused.grads[k]) for k in plain.grads)
+
+
+def test_sigmoid_backward_into_a_buffer_equals_allocating_and_in_place_is_close(xp, rng):
+    y = sigmoid(xp.asarray(rng.normal(size=(5, 4)), dtype=xp.float32))
+    dy = xp.asarray(rng.normal(size=(5, 4)), dtype=xp.float32)
+    fresh = sigmoid_backward(dy, y)
+    buf = xp.empty_like(y)
+    assert sigmoid_backward(dy, y, out=buf) is buf and _same(buf, fresh)
+    in_place = dy.copy()
+    sigmoid_backward(in_place, y, out=in_place)  # out=dy: the same value, rounded differently
+    assert np.allclose(_host(in_place), _host(fresh), rtol=1e-6, atol=1e-7)
+    assert np.allclose(_host(fresh), _host(dy) * _host(y) * (1 - _host(y)), rtol=1e-6, atol=1e-7)
+
+
+def test_affine_backward_into_buffers_equals_allocating(xp, rng):
+    x = xp.asarray(rng.normal(size=(6, 5)), dtype=xp.float32)
+    W = xp.asarray(rng.normal(size=(3, 5)), dtype=xp.float32)
+    da = xp.asarray(rng.normal(size=(6, 3)), dtype=xp.float32)
+    bufs = (xp.empty((6, 5), xp.float32), xp.empty((3, 5), xp.float32), xp.empty(3, xp.float32))
+    got = affine_backward(da, x, W, out=bufs)
+    for g, b, want in zip(got, bufs, affine_backward(da, x, W)):
+        assert g is b and _same(g, want)
+
+
+def test_sgd_with_reused_scratch_matches_the_formula(xp, rng):
+    p0 = {"W": rng.normal(size=(4, 3)).astype(np.float32), "b": rng.normal(size=4).astype(np.float32)}
+    params = {k: backend.to_device(v, xp) for k, v in p0.items()}
+    opt = SGD(lr=0.05, momentum=0.8, weight_decay=0.01)
+    v = {k: np.zeros_like(a) for k, a in p0.items()}
+    ref = {k: a.copy() for k, a in p0.items()}
+    for t in range(3):
+        g = {k: rng.normal(size=a.shape).astype(np.float32) for k, a in p0.items()}
+        opt.step(params, {k: backend.to_device(a, xp) for k, a in g.items()})
+        for k in ref:
+            v[k] = np.float32(0.8) * v[k] - np.float32(0.05) * g[k]
+            if k == "W":
+                v[k] -= np.float32(0.05 * 0.01) * ref[k]
+            ref[k] += v[k]
+    for k in ref:
+        assert np.allclose(_host(params[k]), ref[k], rtol=1e-6, atol=1e-7)
+
+
+def _plain_loop(params, arch, xs, y, epochs, batch_size, optimizer, seed):
+    """fit_classifier's loop written the plain way: fancy-index copies, fresh arrays every step."""
+    xp = backend.array_module(xs[0])
+    rng = np.random.default_rng(seed)
+    n = xs[0].shape[0]
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        for i in range(0, n, batch_size):
+            idx = backend.to_device(order[i:i + batch_size], xp)
+            _, bw = loss_and_grads(params, [x[idx] for x in xs], y[idx], arch)
+            optimizer.step(params, bw.grads)
+
+
+def test_fit_classifier_equals_the_plain_loop(xp):
+    xs, y = _data(xp, 107)  # 107 = 5 minibatches of 20 and one of 7
+    p0 = init_params(ARCH, np.random.default_rng(6), xp=xp)
+    fast = {k: v.copy() for k, v in p0.items()}
+    plain = {k: v.copy() for k, v in p0.items()}
+    fit_classifier(fast, ARCH, xs, y, epochs=2, batch_size=20, optimizer=SGD(0.2, 0.9, 1e-3), seed=3)
+    _plain_loop(plain, ARCH, xs, y, 2, 20, SGD(0.2, 0.9, 1e-3), seed=3)
+    for k in p0:
+        assert _same(fast[k], plain[k]), k
