@@ -426,7 +426,7 @@ def sample_presence(n: int, n_modalities: int, rng, probs=None) -> list:
 
 def fit_generative(params: dict, arch: Architecture, xs, outputs, *, epochs: int, batch_size: int = 100,
                    optimizer=None, seed: int = 0, missing_probs=None, weights=None, lr_decay: float = 1.0,
-                   eval_fn=None, checkpoint=None, show_progress: bool | None = None,
+                   eval_fn=None, checkpoint=None, checkpoint_every: int = 1, show_progress: bool | None = None,
                    desc: str = "reconstruct") -> dict:
     """Fine-tune encoder and decoder in place by minibatch SGD on the reconstruction loss.
 
@@ -434,7 +434,8 @@ def fit_generative(params: dict, arch: Architecture, xs, outputs, *, epochs: int
     every epoch from ``seed``); its target is always complete, so the network learns to infer a
     missing modality from the other. ``missing_probs=False`` trains on complete inputs only.
     Resumable like :func:`dmf_np.train.fit_classifier`: with ``checkpoint=PATH`` the parameters,
-    optimizer state, generator state and history are saved atomically after every epoch.
+    optimizer state, generator state and history are saved atomically after every ``checkpoint_every``
+    epochs and after the last one.
     Returns {"train_loss": [...], <eval_fn keys>: [...]}, one entry per epoch.
     """
     import numpy as np  # noqa: PLC0415  (host generator: the same order on every backend)
@@ -495,7 +496,7 @@ def fit_generative(params: dict, arch: Architecture, xs, outputs, *, epochs: int
             for k, v in eval_fn(params).items():
                 history.setdefault(k, []).append(v)
         lr *= lr_decay
-        if checkpoint is not None:
+        if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs):
             arrays = {f"param/{k}": v for k, v in params.items()}
             arrays.update({f"opt/{k}": v for k, v in optimizer.state_dict().items()})
             save_checkpoint(checkpoint, arrays, {"epoch": epoch + 1, "history": history,
