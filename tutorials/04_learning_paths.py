@@ -24,8 +24,8 @@
 # tutorial 3 (the forward pass, Eqs. 1, 3, 4). The paper's section 3.1 (Eqs. 2, 5-8) and Fig. 2.
 # The library code this tutorial steps through is `dmf_np/backprop.py`.
 #
-# **How long it runs.** About ten seconds (the ablation at the end is most of it); a second or two
-# with `DMF_TUTORIAL_FAST=1`.
+# **How long it runs.** Ten to twenty seconds on two CPU cores (the ablation at the end is most of
+# it); a few seconds with `DMF_TUTORIAL_FAST=1`.
 
 # %%
 import io as _io
@@ -66,7 +66,7 @@ def cmp(name, ours, ref):
 # ## 1. A tiny DMF and one forward pass
 #
 # Two modalities, $x$ (4 input features) and $y$ (5), three multimodal units ($L = 3$, as in Fig. 2),
-# three hidden units in every modality and shared layer above the inputs, a 3-way softmax on $s_3$.
+# three units in every hidden modality layer, shared layers of 4, 3 and 3 units, a 3-way softmax on $s_3$.
 # Two examples, float64 throughout (so that every comparison below can be exact to rounding).
 #
 # Notation, the paper's: $h^x_l$ is modality $x$'s layer $l$ ($h^x_1$ is the input), $s_l$ the shared
