@@ -111,33 +111,24 @@ def dmf_finetune(xp, arch, p0, halves, labels):
 
 
 def dmf_cd1(xp, v_host, rbm0):
-    """One CD-1 epoch of dmf_np.rbm from the initial RBM rbm0 (host arrays), or None if unavailable."""
-    from . import rbm  # noqa: PLC0415
+    """One CD-1 epoch of :func:`dmf_np.pretrain.train_rbm` from the RBM rbm0 (host arrays).
 
-    train = getattr(rbm, "train_rbm", None) or getattr(rbm, "fit_rbm", None)
+    The settings match the references: lr 0.1, momentum 0.9 from the start, no weight decay, CD-1
+    with dmf_np's default statistics; its per-epoch monitors run on 100 rows (negligible).
+    Returns (callable or None, description).
+    """
+    try:
+        from .pretrain import train_rbm  # noqa: PLC0415
+    except ImportError as exc:
+        return None, f"dmf_np.pretrain.train_rbm is unavailable ({exc})"
     v = backend.to_device(v_host, xp)
-    if train is not None:
-        def run():
-            params = {k: backend.to_device(a, xp) for k, a in rbm0.items()}
-            train(params, v, epochs=1, batch_size=BATCH, optimizer=SGD(LR, MOMENTUM), seed=1,
-                  show_progress=False)
-            return params
-        return run, f"dmf_np.rbm.{train.__name__}"
-    if not hasattr(rbm, "cd_k"):
-        return None, "dmf_np.rbm has no CD-1 training function yet"
 
-    def run_steps():  # the module's CD step in a plain minibatch loop
+    def run():
         params = {k: backend.to_device(a, xp) for k, a in rbm0.items()}
-        opt = SGD(LR, MOMENTUM)
-        rng = backend.make_rng(1, xp)
-        ws = rbm.CDWorkspace(BATCH, v.shape[1], params["W"].shape[0], xp, params["W"].dtype)
-        order = np.random.default_rng(1).permutation(v.shape[0])
-        vs = v[backend.to_device(order, xp)]
-        for i in range(0, v.shape[0], BATCH):
-            step = rbm.cd_k(vs[i:i + BATCH], params, rng, k=1, workspace=ws)
-            opt.step(params, step.grads)
+        train_rbm(params, v, epochs=1, batch_size=BATCH, lr=LR, momentum=MOMENTUM, initial_momentum=MOMENTUM,
+                  weight_decay=0.0, k=1, seed=1, monitor_size=100, show_progress=False)
         return params
-    return run_steps, "dmf_np.rbm.cd_k in a minibatch loop"
+    return run, "dmf_np.pretrain.train_rbm (CD-1, through dmf_np.rbm.contrastive_divergence)"
 
 
 # --- PyTorch and scikit-learn references ------------------------------------------------------
@@ -234,19 +225,23 @@ def _sync_for(name, xp, torch):
 
 
 def time_interleaved(runs: dict, repeats: int, sync: dict) -> dict:
-    """Each callable ``repeats`` times, round-robin; seconds and minor page faults per run."""
-    out = {name: {"seconds": [], "page_faults": []} for name in runs}
+    """Each callable ``repeats`` times, round-robin: wall-clock seconds, CPU seconds of this process
+    (all its threads; less disturbed than wall-clock by other programs when single-threaded) and
+    minor page faults, per run."""
+    out = {name: {"seconds": [], "cpu_seconds": [], "page_faults": []} for name in runs}
     for _ in range(repeats):
         for name, fn in runs.items():
             sync[name]()
             faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             fn()
             sync[name]()
             out[name]["seconds"].append(time.perf_counter() - t)
+            out[name]["cpu_seconds"].append(time.process_time() - c)
             out[name]["page_faults"].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults)
     for rec in out.values():
         rec["median_s"] = statistics.median(rec["seconds"])
+        rec["median_cpu_s"] = statistics.median(rec["cpu_seconds"])
         rec["spread"] = (max(rec["seconds"]) - min(rec["seconds"])) / rec["median_s"] if rec["median_s"] else 0.0
     return out
 
@@ -291,12 +286,13 @@ def _cpu_model() -> str:
 
 def print_table(title, rows, ref_name):
     print(f"\n{title}")
-    print(f"  {'engine':<44}{'median s':>10}{'spread':>8}{'faults':>9}{'vs ' + ref_name:>16}")
+    print(f"  {'engine':<34}{'median s':>9}{'spread':>8}{'cpu s':>8}{'faults':>8}{'MiB':>6}  vs {ref_name}")
     ref = rows.get(ref_name, {}).get("median_s")
     for name, rec in rows.items():
         ratio = f"{rec['median_s'] / ref:.2f}x" if ref else ""
-        print(f"  {name:<44}{rec['median_s']:>10.3f}{100 * rec['spread']:>7.0f}%"
-              f"{int(statistics.median(rec['page_faults'])):>9}{ratio:>16}")
+        mem = f"{rec['traced_peak_mib']:.0f}" if "traced_peak_mib" in rec else "-"
+        print(f"  {name:<34}{rec['median_s']:>9.3f}{100 * rec['spread']:>7.0f}%{rec['median_cpu_s']:>8.2f}"
+              f"{int(statistics.median(rec['page_faults'])):>8}{mem:>6}  {ratio}")
 
 
 def _ratio(rows, a, b):
@@ -326,12 +322,18 @@ def main(argv=None) -> int:
     if args.samples < BATCH or args.samples % BATCH or args.repeats < 1:
         raise ValueError(f"--samples must be a positive multiple of {BATCH} and --repeats >= 1")
     threads = args.threads or os.cpu_count() or 1
-    xp = backend.get_xp(args.backend)
+    try:
+        xp = backend.get_xp(args.backend)
+    except backend.BackendError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         import torch  # noqa: PLC0415  (optional reference)
     except ImportError:
         torch = None
+    torch_threads_before = None
     if torch is not None:
+        torch_threads_before = torch.get_num_threads()
         torch.set_num_threads(threads)
     limiter = None
     try:
@@ -341,6 +343,16 @@ def main(argv=None) -> int:
     except ImportError:
         if args.threads:
             print("note: threadpoolctl is not installed; NumPy's BLAS threads are not limited", file=sys.stderr)
+    try:
+        return _run(args, xp, torch, threads)
+    finally:  # leave the caller's thread settings as they were (the tests call main())
+        if limiter is not None:
+            limiter.restore_original_limits()
+        if torch_threads_before is not None:
+            torch.set_num_threads(torch_threads_before)
+
+
+def _run(args, xp, torch, threads) -> int:
     device = "cpu"
     if torch is not None and xp is not np:
         if torch.cuda.is_available():
@@ -382,10 +394,7 @@ def main(argv=None) -> int:
                 "b_h": np.zeros(N_HIDDEN_RBM, np.float32), "b_v": np.zeros(v_host.shape[1], np.float32)}
         shapes = gemm_shapes_cd1(v_host.shape[1], N_HIDDEN_RBM, BATCH)
         runs = {}
-        try:
-            fn, how = dmf_cd1(xp, v_host, rbm0)
-        except ImportError as exc:
-            fn, how = None, f"dmf_np.rbm is unavailable ({exc})"
+        fn, how = dmf_cd1(xp, v_host, rbm0)
         if fn is not None:
             runs["dmf_np CD-1"] = fn
         print(f"\n  dmf_np CD-1: {how}")
@@ -411,7 +420,6 @@ def main(argv=None) -> int:
     if args.json:
         atomic_write_json(args.json, result)
         print(f"wrote {args.json}")
-    del limiter
     return 0
 
 
@@ -420,10 +428,20 @@ def _measure(runs, args, xp, torch) -> dict:
         fn()
     sync = {name: _sync_for(name, xp, torch) for name in runs}
     rows = time_interleaved(runs, args.repeats, sync)
-    if not args.no_memory and xp is np:
-        for name, fn in runs.items():
-            if name.startswith("dmf_np") or name.startswith("GEMM"):
-                rows[name]["traced_peak_mib"] = traced_peak_mib(fn)
+    if args.no_memory:
+        return rows
+    for name, fn in runs.items():
+        if xp is np and (name.startswith("dmf_np") or name.startswith("GEMM")):
+            rows[name]["traced_peak_mib"] = traced_peak_mib(fn)
+        elif xp is not np and name.startswith("dmf_np"):  # CuPy's pool holds what the run needed
+            pool = xp.get_default_memory_pool()
+            pool.free_all_blocks()
+            fn()
+            rows[name]["traced_peak_mib"] = pool.total_bytes() / 2 ** 20
+        elif xp is not np and name.startswith("PyTorch") and torch is not None:
+            torch.cuda.reset_peak_memory_stats()
+            fn()
+            rows[name]["traced_peak_mib"] = torch.cuda.max_memory_allocated() / 2 ** 20
     return rows
 
 

@@ -163,3 +163,27 @@ def test_fit_classifier_equals_the_plain_loop(xp):
     _plain_loop(plain, ARCH, xs, y, 2, 20, SGD(0.2, 0.9, 1e-3), seed=3)
     for k in p0:
         assert _same(fast[k], plain[k]), k
+
+
+def test_bench_runs_end_to_end_on_a_tiny_input(tmp_path, capsys):
+    """A smoke run of bench/bench.py's logic (its timings are not checked, only that it reports)."""
+    from dmf_np.bench_cli import main
+
+    out = tmp_path / "bench.json"
+    assert main(["--samples", "200", "--repeats", "1", "--threads", "1", "--json", str(out)]) == 0
+    import json
+
+    result = json.loads(out.read_text())
+    assert result["samples"] == 200 and result["machine"]["threads"] == 1
+    for key in ("ratio_finetune_vs_gemm", "ratio_cd1_vs_gemm"):
+        assert result[key] > 0
+    for key in ("ratio_finetune_vs_torch", "ratio_cd1_vs_torch", "ratio_cd1_vs_sklearn"):
+        assert key in result  # None where PyTorch or scikit-learn is not installed
+    assert "GEMM-only bound" in capsys.readouterr().out
+
+
+def test_bench_rejects_a_bad_sample_count():
+    from dmf_np.bench_cli import main
+
+    with pytest.raises(ValueError, match="multiple of 100"):
+        main(["--samples", "150"])
