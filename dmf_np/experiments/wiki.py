@@ -107,8 +107,10 @@ def output_kind(preprocessing: str) -> str:
 
 # --- the methods: fit on training rows, represent single-modality inputs -------------------------
 
-def network_architecture(scheme: str) -> Architecture:
-    return Architecture(scheme, MODALITY_SIZES, SHARED_SIZES, None, ("img", "txt"))
+def network_architecture(scheme: str, settings: dict | None = None) -> Architecture:
+    settings = settings or {}
+    return Architecture(scheme, settings.get("modality_sizes", MODALITY_SIZES),
+                        settings.get("shared_sizes", SHARED_SIZES), None, ("img", "txt"))
 
 
 def fit_network(scheme: str, config: dict, settings: dict, image, text, seed: int, xp, checkpoint=None,
@@ -116,7 +118,7 @@ def fit_network(scheme: str, config: dict, settings: dict, image, text, seed: in
     """Pretrain (optional) and train a generative network on the rows given; returns its state."""
     pre = fit_preprocessing(config["preprocessing"], image, text)
     xs = [backend.to_device(a, xp, backend.DEFAULT_DTYPE) for a in apply_preprocessing(pre, image, text)]
-    arch = network_architecture(scheme)
+    arch = network_architecture(scheme, settings)
     out = output_kind(config["preprocessing"])
     seeds = backend.spawn_seeds(seed, 3)
     params = init_params(arch, np.random.default_rng(seeds[0]), xp=xp)
@@ -128,11 +130,12 @@ def fit_network(scheme: str, config: dict, settings: dict, image, text, seed: in
                         checkpoint_dir=None if checkpoint is None else Path(checkpoint).parent / "pretrain")
     # tied initialisation: the decoder starts as the transposes of the (pretrained) encoder
     params.update(init_decoder(arch, None, xp, encoder_params=params))
-    weights = (1.0, MODALITY_SIZES[0][0] / MODALITY_SIZES[1][0])
+    weights = (1.0, settings.get("text_weight", MODALITY_SIZES[0][0] / MODALITY_SIZES[1][0]))
     epochs = config.get("epochs", settings.get("epochs"))
     hist = fit_generative(params, arch, xs, out, epochs=epochs, batch_size=settings["batch_size"],
                           optimizer=SGD(config["lr"], settings["momentum"], settings["weight_decay"]),
-                          seed=seeds[2], weights=weights, checkpoint=checkpoint, checkpoint_every=25,
+                          seed=seeds[2], weights=weights, missing_probs=settings.get("missing_probs"),
+                          checkpoint=checkpoint, checkpoint_every=25,
                           show_progress=show_progress,
                           desc=f"{scheme} reconstruct")
     return {"kind": "network", "arch": arch, "params": params, "pre": pre, "outputs": (out, out), "history": hist}
