@@ -169,3 +169,23 @@ def test_decode_of_a_given_code_uses_only_the_decoder():
     top = np.random.default_rng(1).uniform(0, 1, (3, 3))
     d = decode(dec, top, arch, ("gaussian", "bernoulli"))
     assert d.reconstructions[0].shape == (3, 6) and d.reconstructions[1].shape == (3, 4)
+
+
+def test_decoder_error_at_the_code_matches_finite_differences():
+    """dE/ds_L from decoder_backward (the mirror of Eqs. 5-6, bottom to top) against central differences."""
+    from dmf_np.generative import decoder_backward, reconstruction_loss
+    arch = Architecture("dmf", ((5, 4, 3), (4, 3, 3)), (4, 3, 2), None)
+    rng = np.random.default_rng(7)
+    p = init_generative(arch, rng, xp=np, dtype=np.float64, tied=False)
+    top = rng.uniform(0.1, 0.9, (3, 2))
+    targets = [rng.uniform(0, 1, (3, 5)), rng.standard_normal((3, 4))]
+    outs = ("bernoulli", "gaussian")
+    _, ds = decoder_backward(p, decode(p, top, arch, outs), targets, (1.0, 2.0))
+    num = np.zeros_like(top)
+    for idx in np.ndindex(*top.shape):
+        t = top.copy(); t[idx] += 1e-6
+        e1 = reconstruction_loss(decode(p, t, arch, outs), targets, (1.0, 2.0))
+        t[idx] -= 2e-6
+        e0 = reconstruction_loss(decode(p, t, arch, outs), targets, (1.0, 2.0))
+        num[idx] = (e1 - e0) / 2e-6
+    np.testing.assert_allclose(ds, num, rtol=1e-6, atol=1e-9)
