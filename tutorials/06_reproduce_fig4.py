@@ -26,11 +26,15 @@
 # **How long it runs.** With MNIST on disk, the quick preset takes of the order of ten minutes on
 # two CPU cores the first time; it is resumable, and it shares its run directory with
 # `python -m dmf_np reproduce fig4 --preset quick`, so once either has finished the other only
-# reads the results (seconds). Without MNIST, and with `DMF_TUTORIAL_FAST=1`, it runs the *tiny*
+# reads the results (seconds). `DMF_TUTORIAL_RUN_DIR=<run directory>` reads another run instead (for
+# example the `paper` preset's) under that run's own protocol, and `DMF_TUTORIAL_REPORT_ONLY=1`
+# trains nothing and reads whatever units have finished (a run still going on elsewhere).
+# Without MNIST, and with `DMF_TUTORIAL_FAST=1`, it runs the *tiny*
 # preset on generated digit-like images in seconds: the same pipeline, but not the paper's data,
 # and its curves say nothing about the paper's claims.
 
 # %%
+import json
 import os
 import sys
 import tempfile
@@ -80,9 +84,14 @@ if not FAST:
     except MnistNotFound as exc:
         why_not = str(exc).splitlines()[0]
 REAL = mnist is not None
+damage, seed = DamageSpec("pixels", "train+test"), 0
 if REAL:
     preset = experiment.PRESETS["quick"]
     run_dir = Path(os.environ.get("DMF_TUTORIAL_RUN_DIR", ROOT / "runs" / "mnist-quick-pixels_traintest-seed0"))
+    if (run_dir / "config.json").is_file():  # an existing run (any preset): read it under its own protocol
+        protocol = json.loads((run_dir / "config.json").read_text())["protocol"]
+        preset = experiment.Preset(**{k: tuple(v) if isinstance(v, list) else v for k, v in protocol["preset"].items()})
+        damage, seed = DamageSpec(**protocol["damage"]), protocol["seeds"][0]
     print(f"MNIST from {mnist.source}")
 else:
     print("using generated stand-in images:", "fast mode" if FAST else why_not)
@@ -93,7 +102,8 @@ else:
                                        batch_size=20, lr_grid=(0.1,) if FAST else (0.03, 0.1),
                                        finetune_epochs=3 if FAST else 10, seeds=1 if FAST else 2)
     run_dir = Path(tempfile.mkdtemp(prefix="dmf_tutorial06_"))
-opts = experiment.Options(preset, DamageSpec("pixels", "train+test"), seed=0, show_progress=False)
+opts = experiment.Options(preset, damage, seed=seed, show_progress=False)
+REPORT_ONLY = os.environ.get("DMF_TUTORIAL_REPORT_ONLY") == "1"  # read a run that goes on elsewhere
 print(f"preset {preset.name}: {preset.n_train or 'all'} training images, {preset.seeds} seeds, "
       f"damage levels {preset.levels}%, {preset.pretrain_epochs} CD epoch(s) per RBM, "
       f"{preset.finetune_epochs} fine-tuning epochs, learning rates tried {preset.lr_grid}")
@@ -108,11 +118,13 @@ print("run directory:", run_dir)
 # paper's sentence). Each unit of work is saved when done, so an interrupted run resumes.
 
 # %%
-metrics = experiment.run_experiment(mnist, run_dir, opts, log=lambda msg: print("  ", msg))
-curves = metrics["readings"][opts.damage.tag]["curves"]
+metrics = experiment.run_experiment(mnist, run_dir, opts, log=lambda msg: print("  ", msg), report_only=REPORT_ONLY)
+curves = metrics["readings"][opts.damage.tag]["curves"] or {}
 table = metrics["readings"][opts.damage.tag]["table"]
 print("learning rates chosen on validation:", metrics["tuning"]["chosen_lr"])
-print("complete:", metrics["complete"])
+missing = metrics["missing"]
+print("complete:", metrics["complete"],
+      "" if not missing else f"({len(missing)} entries not finished, e.g. {', '.join(missing[:3])})")
 
 # %% [markdown]
 # ## 2. Fig. 4
@@ -122,11 +134,14 @@ print("complete:", metrics["complete"])
 # Fig. 4 (`dmf_np.plots.plot_fig4`, the same function the command line uses).
 
 # %%
-name = "tutorial_06_fig4.png" if REAL else "tutorial_06_fig4_generated.png"
+name = f"tutorial_06_fig4_{preset.name}.png" if REAL else "tutorial_06_fig4_generated.png"
 title = (f"{'MNIST halves' if REAL else 'generated stand-in images (not MNIST)'}, preset {preset.name}, "
-         f"pixel damage in training and test, mean over {preset.seeds} seeds (bands: ±1 std)")
-path = plot_fig4(fig4_data(curves), FIGURES / name, title, curves)
-print("figure written to", path)
+         f"{damage.kind} damage ({damage.when}), mean over {preset.seeds} seed(s) (bands: ±1 std)")
+if curves:
+    path = plot_fig4(fig4_data(curves), FIGURES / name, title, curves)
+    print("figure written to", path)
+else:
+    print("no damage level has finished yet: nothing to draw")
 
 # %% [markdown]
 # ## 3. Reading the curves, with numbers
@@ -140,13 +155,14 @@ print("figure written to", path)
 # %%
 levels = sorted(curves, key=int)
 models = experiment.MODELS
+have = {d: [m for m in models if m in curves[d]] for d in levels}  # a run still going may lack some
 for d in levels:
     row = []
-    for m in models:
+    for m in have[d]:
         c = curves[d][m]
         sd = c["train_loss_std"][-1] if c.get("train_loss_std") else 0.0
         row.append(f"{m.upper()} {c['train_loss'][-1]:.4f} ± {sd:.4f}")
-    lowest = min(models, key=lambda m: curves[d][m]["train_loss"][-1])
+    lowest = min(have[d], key=lambda m: curves[d][m]["train_loss"][-1])
     print(f"damage {d:>2s}%: final training loss  " + ",  ".join(row) + f"   lowest: {lowest.upper()}")
 
 # %% [markdown]
@@ -156,11 +172,11 @@ for d in levels:
 
 # %%
 for d in levels:
-    target = max(curves[d][m]["train_loss"][-1] for m in models)
-    first = {m: next(i + 1 for i, v in enumerate(curves[d][m]["train_loss"]) if v <= target) for m in models}
+    target = max(curves[d][m]["train_loss"][-1] for m in have[d])
+    first = {m: next(i + 1 for i, v in enumerate(curves[d][m]["train_loss"]) if v <= target) for m in have[d]}
     print(f"damage {d:>2s}%: epochs to reach loss {target:.4f}: "
-          + ", ".join(f"{m.upper()} {first[m]}" for m in models)
-          + "; loss after epoch 1: " + ", ".join(f"{m.upper()} {curves[d][m]['train_loss'][0]:.4f}" for m in models))
+          + ", ".join(f"{m.upper()} {first[m]}" for m in have[d])
+          + "; loss after epoch 1: " + ", ".join(f"{m.upper()} {curves[d][m]['train_loss'][0]:.4f}" for m in have[d]))
 
 # %% [markdown]
 # **Test error**, both input conditions of Table 1: both halves given, and the right half only (the
@@ -182,11 +198,16 @@ for cond in ("left+right", "right"):
 
 # %% [markdown]
 # A verdict per claim and damage level, computed from the numbers above: a model "wins" only when
-# its mean beats the runner-up by more than the larger of their two standard deviations over seeds.
+# its mean beats the runner-up by more than the larger of their two standard deviations over seeds
+# (so a run with a single seed gives no verdict at all).
 
 # %%
-def verdict(values):
-    """values: {model: (mean, std)}, lower is better -> the clear winner, or 'no clear winner'."""
+def verdict(values, n_seeds):
+    """values: {model: (mean, std)} over n_seeds seeds, lower is better -> the clear winner, or why not."""
+    if len(values) < 2:
+        return "not enough models finished"
+    if n_seeds < 2:
+        return "one seed only, no verdict"
     order = sorted(values, key=lambda m: values[m][0])
     best, second = order[0], order[1]
     margin = values[second][0] - values[best][0]
@@ -194,11 +215,12 @@ def verdict(values):
 
 
 for d in levels:
-    loss = {m: (curves[d][m]["train_loss"][-1], (curves[d][m].get("train_loss_std") or [0.0])[-1]) for m in models}
-    err = {m: (table["left+right"][m][d]["mean"], table["left+right"][m][d]["std"]) for m in models}
-    err_r = {m: (table["right"][m][d]["mean"], table["right"][m][d]["std"]) for m in models}
-    print(f"damage {d:>2s}%: lowest training loss: {verdict(loss)}; lowest test error, both halves: "
-          f"{verdict(err)}; right half only: {verdict(err_r)}")
+    loss = {m: (curves[d][m]["train_loss"][-1], (curves[d][m].get("train_loss_std") or [0.0])[-1]) for m in have[d]}
+    err = {m: (table["left+right"][m][d]["mean"], table["left+right"][m][d]["std"]) for m in have[d]}
+    err_r = {m: (table["right"][m][d]["mean"], table["right"][m][d]["std"]) for m in have[d]}
+    n = min(curves[d][m]["seeds"] for m in have[d])
+    print(f"damage {d:>2s}%: lowest training loss: {verdict(loss, n)}; lowest test error, both halves: "
+          f"{verdict(err, n)}; right half only: {verdict(err_r, n)}")
 
 # %% [markdown]
 # ## What to take away
