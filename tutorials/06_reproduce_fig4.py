@@ -23,8 +23,9 @@
 # section 4.1; `docs/mnist.md` and the docstring of `dmf_np/experiments/mnist.py` for the protocol
 # (damage readings, validation split, learning-rate tuning).
 #
-# **How long it runs.** With MNIST on disk, the quick preset takes of the order of ten minutes on
-# two CPU cores the first time; it is resumable, and it shares its run directory with
+# **How long it runs.** With MNIST on disk, the quick preset takes several minutes on two idle CPU
+# cores the first time, and longer on a busy machine (the preset's comment in
+# `dmf_np/experiments/mnist.py` has the current estimate); it is resumable, and it shares its run directory with
 # `python -m dmf_np reproduce fig4 --preset quick`, so once either has finished the other only
 # reads the results (seconds). `DMF_TUTORIAL_RUN_DIR=<run directory>` reads another run instead (for
 # example the `paper` preset's) under that run's own protocol, and `DMF_TUTORIAL_REPORT_ONLY=1`
