@@ -542,8 +542,13 @@ for when, p in (("at initialisation", init_params(abl, np.random.default_rng(SEE
           + ", ".join(f"s_{k}: {v:.3f}" for k, v in shares.items() if k >= 2)
           + f"; the cuts removed the entries below s_{abl.L}, together {sum(v for k, v in shares.items() if 2 <= k < abl.L):.3f}")
 
+# %% [markdown]
+# The figure: the mean training-loss curves (left), the cost of the cut seed by seed, as the loss
+# with cuts minus the loss without, from the same initial weights and minibatch order (middle), and
+# the decomposition just printed (right).
+
 # %%
-fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.0))
+fig, (ax, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.0), gridspec_kw={"width_ratios": [1, 1, 0.8]})
 styles = {"DMF": ("#1f77b4", "-"), "DMF, cross-modal paths cut": ("#d62728", "--"), "IMF (reference)": ("#7f7f7f", ":")}
 epochs_axis = np.arange(1, EPOCHS + 1)
 for name, c in curves.items():
@@ -567,6 +572,24 @@ ax2.set_ylabel("loss with cuts minus loss without")
 ax2.set_title("What the cut costs, seed by seed (above 0: cutting hurt)", fontsize=10)
 ax2.legend()
 ax2.grid(True, alpha=0.3)
+# where the gradient of the bottom modality weights W^x_1 entered modality x (section 6's decomposition)
+whens = list(abl_shares)
+entry_colors = {k: ("#2ca02c" if k == abl.L else plt.cm.Oranges(0.35 + 0.5 * k / abl.L)) for k in range(2, abl.L + 1)}
+for row, when in enumerate(whens):
+    left = 0.0
+    for k in range(abl.L, 1, -1):
+        width = abl_shares[when][k]
+        ax3.barh(row, width, left=left, color=entry_colors[k], edgecolor="white",
+                 label=(f"entered at $s_{k}$" + (" (top: IMF's path)" if k == abl.L else " (cross path, cut)"))
+                 if row == 0 else None)
+        if width > 0.06:
+            ax3.text(left + width / 2, row, f"{width:.2f}", ha="center", va="center", fontsize=8)
+        left += width
+ax3.set_yticks(range(len(whens)), whens)
+ax3.set_xlabel("share of the gradient of $W^x_1$")
+ax3.set_title("Where the error entered modality x (first seed)", fontsize=10)
+ax3.set_ylim(-0.6, len(whens) + 0.9)                      # room for the legend above the bars
+ax3.legend(fontsize=7.5, loc="upper center", ncol=1, frameon=False)
 fig.tight_layout()
 buf = _io.BytesIO()
 fig.savefig(buf, format="png", dpi=120)
