@@ -19,8 +19,6 @@ The figures are timings, not tests: they depend on the machine and on what else 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import platform
 import resource
@@ -273,6 +271,13 @@ def machine_info(xp, torch, threads: int) -> dict:
     return info
 
 
+def _load_average():
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return None
+
+
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -371,7 +376,11 @@ def _run(args, xp, torch, threads) -> int:
         print(f"  GPU: {info['gpu']}")
     halves, labels = make_data(args.samples)
     n_batches = args.samples // BATCH
-    result = {"machine": info, "samples": args.samples, "batch": BATCH, "repeats": args.repeats}
+    result = {"machine": info, "samples": args.samples, "batch": BATCH, "repeats": args.repeats,
+              "load_average_before": _load_average()}
+    if result["load_average_before"] is not None:
+        print(f"  load average (1 min) before: {result['load_average_before']:.2f}; other programs running "
+              f"on these cores slow every engine (the ratios are fairer than the times)")
 
     if args.only in (None, "finetune"):
         arch = paper_mnist_architecture("dmf")
@@ -414,6 +423,7 @@ def _run(args, xp, torch, threads) -> int:
         result["ratio_cd1_vs_gemm"] = _ratio(rows, "dmf_np CD-1", "GEMM-only bound")
 
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["load_average_after"] = _load_average()
     print(f"\npeak resident memory of the whole run: {result['peak_rss_mib']:.0f} MiB")
     print("ratios: " + ", ".join(f"{k}={v:.2f}" for k, v in result.items()
                                  if k.startswith("ratio_") and v is not None))
