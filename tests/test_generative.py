@@ -5,8 +5,9 @@ import pytest
 from dmf_np import backend
 from dmf_np.fusion import Architecture, forward
 from dmf_np.generative import (cross_entropy_loss, decode, decoder_param_shapes, encode, fit_generative,
-                               generative_param_shapes, gradcheck_generative, init_decoder, init_generative, loss_and_grads, mirrored_key,
-                               reconstruct, reconstruction_delta, sample_presence, squared_error_loss)
+                               generative_param_shapes, gradcheck_generative, init_decoder, init_generative,
+                               loss_and_grads, mirrored_key, reconstruct, reconstruction_delta, sample_presence,
+                               squared_error_loss)
 from dmf_np.linear import fit_linear_classifier
 from dmf_np.optim import SGD
 
@@ -53,7 +54,8 @@ def test_decoder_mirrors_every_encoder_edge():
     # IMF and EMF: their decoders have exactly their encoders' edge counts too
     for scheme in ("imf", "emf"):
         a = arch.with_scheme(scheme)
-        assert sum(k.startswith("W") for k in a.param_shapes()) == sum(k.startswith("W") for k in decoder_param_shapes(a))
+        n_enc = sum(k.startswith("W") for k in a.param_shapes())
+        assert n_enc == sum(k.startswith("W") for k in decoder_param_shapes(a))
 
 
 def test_tied_initialisation_is_transpose_and_untied_afterwards():

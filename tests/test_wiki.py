@@ -33,7 +33,8 @@ def _fake_wiki(d: Path, n_tr=20, n_te=8, seed=0):
         return a / a.sum(1, keepdims=True)
     savemat(d / "raw_features.mat", {"I_tr": hist(128, n_tr), "I_te": hist(128, n_te),
                                      "T_tr": hist(10, n_tr), "T_te": hist(10, n_te)})
-    for name, rows in (("trainset_txt_img_cat.list", range(n_tr)), ("testset_txt_img_cat.list", range(n_tr, n_tr + n_te))):
+    for name, rows in (("trainset_txt_img_cat.list", range(n_tr)),
+                       ("testset_txt_img_cat.list", range(n_tr, n_tr + n_te))):
         (d / name).write_text("".join(f"t{i}\ti{i}\t{labels[i]}\n" for i in rows))
     (d / "categories.list").write_text("".join(f"c{k}\n" for k in range(10)))
     return d
