@@ -75,9 +75,9 @@ PRESETS = {
                            {"preprocessing": "standardise", "lr": 0.004, "epochs": 300},
                            {"preprocessing": "minmax", "lr": 0.01, "epochs": 300}],
               "cca_grid": [{"preprocessing": "standardise", "reg": r} for r in (0.01, 0.1, 0.3, 1.0)]},
-    "quick": {"splits": 2, "pretrain_epochs": 2, "batch_size": 100, "momentum": 0.9, "weight_decay": 1e-4,
-              "net_grid": [{"preprocessing": "standardise", "lr": 0.002, "epochs": 30},
-                           {"preprocessing": "minmax", "lr": 0.01, "epochs": 30}],
+    "quick": {"splits": 2, "pretrain_epochs": 5, "batch_size": 100, "momentum": 0.9, "weight_decay": 1e-4,
+              "net_grid": [{"preprocessing": "standardise", "lr": 0.004, "epochs": 100},
+                           {"preprocessing": "minmax", "lr": 0.01, "epochs": 100}],
               "cca_grid": [{"preprocessing": "standardise", "reg": r} for r in (0.01, 0.3)]},
 }
 
