@@ -25,11 +25,14 @@ def _unit_rows(a):
     return a / xp.maximum(xp.linalg.norm(a, axis=1, keepdims=True), 1e-12)
 
 
-def distance_matrix(queries, items, metric: str = "cosine", centre=None):
+def distance_matrix(queries, items, metric: str = "cosine", centre=None, query_centre=None):
     """Distances between every query and every item: (Q, d), (I, d) -> (Q, I).
 
-    metric: 'cosine' (1 - cos of the vectors minus ``centre``; centre None: the items' mean),
-    'correlation' (1 - Pearson correlation: each vector centred on its own mean), 'euclidean'.
+    metric: 'cosine' (1 - cos of the items minus ``centre`` and the queries minus ``query_centre``;
+    centre None: the items' mean; query_centre None: the same centre as the items), 'correlation'
+    (1 - Pearson correlation: each vector centred on its own mean), 'euclidean'. A separate query
+    centre lets each side be centred on its own modality's mean (queries and items of two modalities
+    need not share one mean in the joint space).
     """
     xp = array_module(queries)
     if queries.ndim != 2 or items.ndim != 2 or queries.shape[1] != items.shape[1]:
@@ -37,7 +40,8 @@ def distance_matrix(queries, items, metric: str = "cosine", centre=None):
                          f"{tuple(queries.shape)} and {tuple(items.shape)}")
     if metric == "cosine":
         c = items.mean(axis=0) if centre is None else centre
-        return 1.0 - _unit_rows(queries - c) @ _unit_rows(items - c).T
+        cq = c if query_centre is None else query_centre
+        return 1.0 - _unit_rows(queries - cq) @ _unit_rows(items - c).T
     if metric == "correlation":
         q = queries - queries.mean(axis=1, keepdims=True)
         i = items - items.mean(axis=1, keepdims=True)
@@ -81,7 +85,8 @@ def mean_average_precision(distances, query_labels, item_labels) -> tuple:
     return float(ap.mean()) if ap.size else float("nan"), ap
 
 
-def retrieval_map(query_feats, item_feats, query_labels, item_labels, metric: str = "cosine", centre=None) -> float:
+def retrieval_map(query_feats, item_feats, query_labels, item_labels, metric: str = "cosine", centre=None,
+                  query_centre=None) -> float:
     """mAP of ranking ``item_feats`` for each of ``query_feats`` (both in one joint space)."""
-    return mean_average_precision(distance_matrix(query_feats, item_feats, metric, centre),
+    return mean_average_precision(distance_matrix(query_feats, item_feats, metric, centre, query_centre),
                                   query_labels, item_labels)[0]

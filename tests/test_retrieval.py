@@ -36,6 +36,20 @@ def test_distances_against_brute_force(xp):
         np.testing.assert_allclose(backend.to_host(got), ref, atol=1e-7)
 
 
+def test_query_centre_centres_the_queries_alone(xp):
+    """Each side on its own mean: queries minus query_centre, items minus centre."""
+    rng = np.random.default_rng(2)
+    q, it = rng.standard_normal((3, 4)) + 2.0, rng.standard_normal((5, 4))
+    cq, ci = q.mean(0), it.mean(0)
+    ref = np.array([[1 - (a - cq) @ (b - ci) / np.linalg.norm(a - cq) / np.linalg.norm(b - ci) for b in it]
+                    for a in q])
+    got = distance_matrix(backend.to_device(q, xp), backend.to_device(it, xp), "cosine",
+                          query_centre=backend.to_device(cq, xp))
+    np.testing.assert_allclose(backend.to_host(got), ref, atol=1e-7)
+    same = distance_matrix(q, it, "cosine", query_centre=None)  # default: the items' centre for both
+    assert not np.allclose(same, ref)
+
+
 def test_ties_keep_item_order_and_random_features_score_near_prior():
     assert rank(np.zeros((1, 4))).tolist() == [[0, 1, 2, 3]]
     rng = np.random.default_rng(1)

@@ -94,3 +94,92 @@ def test_cli_needs_a_wiki_dir(capsys, monkeypatch):
     monkeypatch.delenv("DMF_WIKI_DIR", raising=False)
     assert W.main(["table2", "--wiki-dir", ""]) == 2
     assert "--wiki-dir" in capsys.readouterr().err
+
+
+def _informative_text_data(n=400, seed=0):
+    """Pairs whose text reveals the category and whose image is pure noise."""
+    from types import SimpleNamespace
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, n)
+    text = np.eye(4)[labels] * 3.0 + 0.3 * rng.standard_normal((n, 4))
+    image = rng.standard_normal((n, 6))
+    return SimpleNamespace(image=image, text=text, labels=labels)
+
+
+def test_paired_items_see_the_other_modality():
+    """Items 'paired' carry both modalities: a text query then finds items by their text, which the
+    'single' reading (items seen through their image only) cannot. CCA paired item = mean of projections."""
+    from dmf_np.experiments import wiki as W
+    from dmf_np.cca import cca_transform_x, cca_transform_y
+
+    d = _informative_text_data()
+    model = W.fit_method("cca", {"preprocessing": "standardise", "reg": 0.1}, {}, d.image[100:], d.text[100:], 0, np)
+    x, y = W.apply_preprocessing(model["pre"], d.image[:5], d.text[:5])
+    np.testing.assert_allclose(W.represent_pairs(model, d.image[:5], d.text[:5], np),
+                               0.5 * (cca_transform_x(model["model"], x, 1.0) + cca_transform_y(model["model"], y, 1.0)),
+                               rtol=1e-4, atol=1e-6)
+    q, r = np.arange(100), np.arange(100, 400)
+    res = W.evaluate_all(model, d, q, r, np)
+    assert set(res) == set(W.ITEMS) and set(res["single"]) == set(W.RANKINGS)
+    assert res["single"]["cosine"] == W.evaluate(model, d, q, r, np)  # the default reading, unchanged
+    single, paired = res["single"]["cosine"]["encode"], res["paired"]["cosine"]["encode"]
+    assert single["t2i"] < 0.4 < 0.8 < paired["t2i"]  # chance is about 0.25
+
+
+def test_paired_items_for_a_network_encode_both_modalities():
+    from dmf_np.experiments import wiki as W
+    from dmf_np.generative import encode
+
+    d = _informative_text_data(60)
+    settings = {**W.PRESETS["quick"], "pretrain_epochs": 0, "modality_sizes": ((6, 8), (4, 8)), "shared_sizes": (8, 5)}
+    model = W.fit_method("dmf", {"preprocessing": "standardise", "lr": 0.01, "epochs": 1}, settings,
+                         d.image, d.text, 0, np)
+    x, y = (a.astype(np.float32) for a in W.apply_preprocessing(model["pre"], d.image, d.text))
+    joint = W.represent_pairs(model, d.image, d.text, np)
+    np.testing.assert_allclose(joint, encode(model["params"], [x, y], model["arch"]), rtol=1e-6)
+    assert joint.shape == (60, 5)
+    assert not np.allclose(joint, encode(model["params"], [x, y], model["arch"], [True, False]))
+    with pytest.raises(ValueError, match="unknown ranking"):
+        W.ranking_map(joint, joint, d.labels, d.labels, "manhattan", None)
+
+
+def test_paired_exploring_run_on_fake_data(tmp_path):
+    """items='paired' with every reading explored: own choice per reading, JSON shape, resume, errors."""
+    from dmf_np.experiments import wiki as W
+
+    data_dir = tmp_path / "wiki"
+    data_dir.mkdir()
+    _fake_wiki(data_dir, 2173, 693)
+    overrides = {"epochs": 1, "pretrain_epochs": 0,
+                 "net_grid": [{"preprocessing": "standardise", "lr": 0.002}],
+                 "cca_grid": [{"preprocessing": "standardise", "reg": 0.1}, {"preprocessing": "standardise", "reg": 1.0}]}
+    kw = dict(preset="quick", splits=1, methods=("cca", "imf"), overrides=overrides, verify_checksums=False,
+              show_progress=False, items="paired", explore=True)
+    m1 = W.run_table2(data_dir, tmp_path / "run", **kw)
+    assert m1["items"] == "paired" and len(m1["criteria"]) == len(W.ITEMS) * len(W.RANKINGS)
+    assert m1["reconstruct"] == {k: v for k, v in m1["criteria"]["paired/cosine"]["reconstruct"].items()}
+    for key, agg in m1["criteria"].items():  # test numbers only for the main and the default reading
+        assert ("reconstruct" in agg) == (key in ("paired/cosine", "single/cosine"))
+        for method in ("cca", "imf"):
+            assert set(agg["validation"][method]) == {"i2t", "t2i"}
+            if "reconstruct" in agg:
+                assert 0.0 < agg["reconstruct"]["t2i"][method]["mean"] < 1.0
+    units = sorted(p.name for p in (tmp_path / "run" / "units" / "split0" / "cca").iterdir())
+    assert "final" not in units and any(u.startswith("final") for u in units)
+    t = W.table2_json(m1)
+    assert set(t["i2t"]["cca"]) == {"mean", "std", "splits"} and t["items"] == "paired"
+    json.dumps(t)
+    md = W.table2_markdown(m1, "cmd")
+    assert "NOT the default task" in md and "| single/euclidean | I2T |" in md and "(validation only)" in md
+    view = W.criterion_view(m1, "single", "cosine")
+    assert view["items"] == "single" and view["reconstruct"] == m1["criteria"]["single/cosine"]["reconstruct"]
+    # the same run directory, another reading as the main one: tuning read back, its finals added
+    m2 = W.run_table2(data_dir, tmp_path / "run", **{**kw, "items": "single", "ranking": "euclidean"})
+    assert m2["reconstruct"] == m2["criteria"]["single/euclidean"]["reconstruct"]
+    assert m2["criteria"]["single/cosine"]["reconstruct"] == m1["criteria"]["single/cosine"]["reconstruct"]
+    assert all(m2["criteria"][k]["validation"] == m1["criteria"][k]["validation"] for k in m1["criteria"])
+    assert W.figure_name("paired", "cosine") == "table2_paired" and W.figure_name("single", "cosine") == "table2"
+    with pytest.raises(ValueError, match="unknown items"):
+        W.run_table2(data_dir, tmp_path / "run2", **{**kw, "items": "both"})
+    with pytest.raises(ValueError, match="did not test single/cosine-raw"):
+        W.criterion_view(m1, "single", "cosine-raw")
