@@ -80,10 +80,10 @@ class Preset:
 PRESETS = {
     # README's main job: about 6 minutes on 2 idle CPU cores (15 on a busy machine)
     "quick": Preset("quick", n_train=15_000, n_val=None, n_test=None, seeds=3, pretrain_epochs=2,
-                    finetune_epochs=10, lr_grid=(0.03, 0.1, 0.3), lr_decay=0.9),
+                    finetune_epochs=10, lr_grid=(0.03, 0.1, 0.3, 1.0, 3.0), lr_decay=0.9),
     # the faithful reproduction: all 50,000 training images; about 35 minutes on 2 idle CPU cores
     "paper": Preset("paper", n_train=None, n_val=None, n_test=None, seeds=3, pretrain_epochs=3,
-                    finetune_epochs=20, lr_grid=(0.03, 0.1, 0.3), lr_decay=0.9),
+                    finetune_epochs=20, lr_grid=(0.03, 0.1, 0.3, 1.0, 3.0), lr_decay=0.9),
     # for tests and smoke runs: seconds (small hidden layers)
     "tiny": Preset("tiny", n_train=300, n_val=100, n_test=100, seeds=2, pretrain_epochs=1,
                    finetune_epochs=2, lr_grid=(0.03, 0.1), lr_decay=0.9, levels=(0, 50),
