@@ -141,7 +141,7 @@ def describe() -> str:
 
     lines = [f"python {platform.python_version()} on {platform.machine()} ({os.cpu_count()} CPUs)",
              f"numpy {numpy.__version__}; BLAS: {blas_info()}",
-             f"backend numpy: available (default dtype float32, checks in float64)"]
+             "backend numpy: available (default dtype float32, checks in float64)"]
     ok, why = cupy_status()
     cupy = _import_cupy()
     if ok:

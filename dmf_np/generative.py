@@ -439,10 +439,9 @@ def fit_generative(params: dict, arch: Architecture, xs, outputs, *, epochs: int
     Returns {"train_loss": [...], <eval_fn keys>: [...]}, one entry per epoch.
     """
     import numpy as np  # noqa: PLC0415  (host generator: the same order on every backend)
-    from pathlib import Path  # noqa: PLC0415
 
     from .checks import check_params  # noqa: PLC0415
-    from .io import load_checkpoint, save_checkpoint  # noqa: PLC0415
+    from .io import load_training_state, save_training_state  # noqa: PLC0415
     from .optim import SGD  # noqa: PLC0415
     from .progress import progress  # noqa: PLC0415
     from .train import DivergenceError  # noqa: PLC0415
@@ -463,15 +462,7 @@ def fit_generative(params: dict, arch: Architecture, xs, outputs, *, epochs: int
     n = xs[0].shape[0]
     optimizer = SGD(lr=0.01) if optimizer is None else optimizer
     rng = np.random.default_rng(seed)
-    history: dict = {"train_loss": []}
-    start = 0
-    if checkpoint is not None and Path(checkpoint).is_file():
-        arrays, meta = load_checkpoint(checkpoint, xp)
-        for k in params:
-            params[k][...] = arrays[f"param/{k}"]
-        optimizer.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}, xp)
-        rng.bit_generator.state = meta["rng"]
-        history, start = meta["history"], meta["epoch"]
+    history, start = load_training_state(checkpoint, params, optimizer, rng, xp)
     lr = optimizer.lr * lr_decay ** start
     for epoch in progress(range(start, epochs), desc=desc, show=show_progress, initial=start, total=epochs):
         order = rng.permutation(n)
@@ -497,8 +488,5 @@ def fit_generative(params: dict, arch: Architecture, xs, outputs, *, epochs: int
                 history.setdefault(k, []).append(v)
         lr *= lr_decay
         if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs):
-            arrays = {f"param/{k}": v for k, v in params.items()}
-            arrays.update({f"opt/{k}": v for k, v in optimizer.state_dict().items()})
-            save_checkpoint(checkpoint, arrays, {"epoch": epoch + 1, "history": history,
-                                                 "rng": rng.bit_generator.state})
+            save_training_state(checkpoint, params, optimizer, rng, epoch + 1, history)
     return history

@@ -72,3 +72,28 @@ def load_checkpoint(path, xp=np):
     except Exception as exc:
         raise ValueError(f"checkpoint {path} is unreadable ({exc}); delete it to start over") from exc
     return arrays, meta
+
+
+def save_training_state(path, params: dict, optimizer, rng, epoch: int, history: dict) -> Path:
+    """Checkpoint of a training loop after ``epoch`` finished epochs: parameters, optimizer state,
+    the host random generator's state and the history, so that a resumed run continues identically."""
+    arrays = {f"param/{k}": v for k, v in params.items()}
+    arrays.update({f"opt/{k}": v for k, v in optimizer.state_dict().items()})
+    return save_checkpoint(path, arrays, {"epoch": epoch, "history": history, "rng": rng.bit_generator.state})
+
+
+def load_training_state(path, params: dict, optimizer, rng, xp):
+    """Restore what :func:`save_training_state` wrote, in place (parameters, optimizer, generator);
+    returns (history, finished epochs), or ({"train_loss": []}, 0) when ``path`` is None or absent."""
+    if path is None or not Path(path).is_file():
+        return {"train_loss": []}, 0
+    arrays, meta = load_checkpoint(path, xp)
+    missing = [k for k in params if f"param/{k}" not in arrays]
+    if missing:
+        raise ValueError(f"checkpoint {path} does not hold parameters {missing}: it belongs to another "
+                         f"network; delete it or choose another path")
+    for k in params:
+        params[k][...] = arrays[f"param/{k}"]
+    optimizer.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}, xp)
+    rng.bit_generator.state = meta["rng"]
+    return meta["history"], meta["epoch"]

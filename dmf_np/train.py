@@ -8,7 +8,6 @@ training with :class:`DivergenceError`; the checkpoint then still holds the last
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
@@ -16,7 +15,7 @@ from . import backend
 from .backprop import loss_and_grads
 from .checks import check_labels, check_modalities, check_params
 from .fusion import Architecture, forward
-from .io import load_checkpoint, save_checkpoint
+from .io import load_training_state, save_training_state
 from .layers import Workspace
 from .optim import SGD
 from .progress import progress
@@ -75,15 +74,7 @@ def fit_classifier(params: dict, arch: Architecture, xs, labels, *, epochs: int,
     xp = backend.array_module(xs[0])
     optimizer = SGD() if optimizer is None else optimizer
     rng = np.random.default_rng(seed)  # host generator: the same order on every backend
-    history: dict = {"train_loss": []}
-    start = 0
-    if checkpoint is not None and Path(checkpoint).is_file():
-        arrays, meta = load_checkpoint(checkpoint, xp)
-        for k in params:
-            params[k][...] = arrays[f"param/{k}"]
-        optimizer.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}, xp)
-        rng.bit_generator.state = meta["rng"]
-        history, start = meta["history"], meta["epoch"]
+    history, start = load_training_state(checkpoint, params, optimizer, rng, xp)
     lr = optimizer.lr * lr_decay ** start
     # Every minibatch reuses the same memory: its rows are gathered into fixed batch buffers (no
     # fancy-index copy per step), and activations, errors and gradients live in one workspace.
@@ -111,8 +102,5 @@ def fit_classifier(params: dict, arch: Architecture, xs, labels, *, epochs: int,
                 history.setdefault(k, []).append(v)
         lr *= lr_decay
         if checkpoint is not None:
-            arrays = {f"param/{k}": v for k, v in params.items()}
-            arrays.update({f"opt/{k}": v for k, v in optimizer.state_dict().items()})
-            save_checkpoint(checkpoint, arrays, {"epoch": epoch + 1, "history": history,
-                                                 "rng": rng.bit_generator.state})
+            save_training_state(checkpoint, params, optimizer, rng, epoch + 1, history)
     return history
