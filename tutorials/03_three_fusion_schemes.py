@@ -51,7 +51,6 @@ import numpy as np
 
 from dmf_np.data.synthetic import two_modality_classes
 from dmf_np.fusion import SCHEMES, Architecture, forward, init_params, paper_mnist_architecture
-from dmf_np.layers import sigmoid
 
 np.set_printoptions(precision=4, suppress=True, linewidth=110)
 
