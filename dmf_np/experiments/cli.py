@@ -77,7 +77,8 @@ def write_outputs(metrics: dict, run_figures: Path, preset: str, command: str, e
             "INCOMPLETE (levels/models marked 'not run' have not finished)"
         notes = (f"Test error (%) on MNIST, ours: mean ± sample std over {seeds} seeds; the paper's Table 1 in "
                  f"parentheses.  \nDamage reading: {spec.kind}, {spec.when}. Preset: {preset}. "
-                 f"Fine-tuning learning rates chosen on the validation split: "
+                 f"Fine-tuning learning rates chosen on the validation split from the grid "
+                 f"{{{', '.join(f'{lr:g}' for lr in metrics['protocol']['preset']['lr_grid'])}}}: "
                  + ", ".join(f"{m.upper()} {lr:g}" if lr is not None else f"{m.upper()} (tuning unfinished)"
                              for m, lr in chosen.items())
                  + f".  \nStatus: {status}.  \nCommand: `{command}`")
