@@ -352,7 +352,9 @@ def aggregate(rd: RunDir, opts: Options) -> dict:
                 lr = chosen.get(m)
                 results = [rd.result(cond, m, f"seed{s}", f"lr{lr:g}") if lr is not None else None
                            for s in opts.seeds]
-                done = [r for r in results if r is not None and "final" in r]
+                # finished, and evaluated on this reading's test set (a unit run under other levels may not be)
+                done = [r for r in results if r is not None and "final" in r
+                        and str(d) in r["final"]["test"].get(spec.kind, {})]
                 if len(done) < len(opts.seeds):
                     metrics["missing"].append(f"{spec.tag}: {d}% {m} ({len(done)}/{len(opts.seeds)} seeds)")
                 if not done:
