@@ -116,7 +116,8 @@ def test_paired_items_see_the_other_modality():
     model = W.fit_method("cca", {"preprocessing": "standardise", "reg": 0.1}, {}, d.image[100:], d.text[100:], 0, np)
     x, y = W.apply_preprocessing(model["pre"], d.image[:5], d.text[:5])
     np.testing.assert_allclose(W.represent_pairs(model, d.image[:5], d.text[:5], np),
-                               0.5 * (cca_transform_x(model["model"], x, 1.0) + cca_transform_y(model["model"], y, 1.0)),
+                               0.5 * (cca_transform_x(model["model"], x, 1.0)
+                                      + cca_transform_y(model["model"], y, 1.0)),
                                rtol=1e-4, atol=1e-6)
     q, r = np.arange(100), np.arange(100, 400)
     res = W.evaluate_all(model, d, q, r, np)
@@ -152,7 +153,7 @@ def test_paired_exploring_run_on_fake_data(tmp_path):
     _fake_wiki(data_dir, 2173, 693)
     overrides = {"epochs": 1, "pretrain_epochs": 0,
                  "net_grid": [{"preprocessing": "standardise", "lr": 0.002}],
-                 "cca_grid": [{"preprocessing": "standardise", "reg": 0.1}, {"preprocessing": "standardise", "reg": 1.0}]}
+                 "cca_grid": [{"preprocessing": "standardise", "reg": r} for r in (0.1, 1.0)]}
     kw = dict(preset="quick", splits=1, methods=("cca", "imf"), overrides=overrides, verify_checksums=False,
               show_progress=False, items="paired", explore=True)
     m1 = W.run_table2(data_dir, tmp_path / "run", **kw)
