@@ -38,7 +38,7 @@ def plot_fig4(data: dict, path, title: str | None = None, curves: dict | None = 
     levels = sorted(data, key=int)
     if not levels:
         raise ValueError("no curves to plot: has any damage level finished?")
-    fig, axes = plt.subplots(2, len(levels), figsize=(3.3 * len(levels), 5.6), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(2, len(levels), figsize=(max(3.3 * len(levels), 6.0), 5.6), squeeze=False, sharex=True)
     for j, d in enumerate(levels):
         top, bottom = axes[0, j], axes[1, j]
         for m in MODEL_ORDER:
