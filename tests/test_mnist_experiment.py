@@ -158,11 +158,13 @@ def test_cli_errors(tmp_path, capsys, monkeypatch):
     assert cli.main(["table1", "--lr-grid", "0.1,-1"]) == 2
 
 
-def test_table2_is_delegated_or_clearly_unavailable(capsys):
+def test_table2_is_delegated_or_clearly_unavailable(capsys, monkeypatch):
     try:
-        import dmf_np.experiments.wiki  # noqa: F401
+        import dmf_np.experiments.wiki as wiki
     except ModuleNotFoundError:
         assert cli.main(["table2"]) == 2
         assert "not available" in capsys.readouterr().err
-    else:
-        pytest.skip("dmf_np.experiments.wiki exists; its own tests cover table2")
+        return
+    seen = []
+    monkeypatch.setattr(wiki, "main", lambda argv: seen.append(argv) or 0)
+    assert cli.main(["table2", "--preset", "quick"]) == 0 and seen == [["--preset", "quick"]]
