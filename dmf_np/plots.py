@@ -31,6 +31,7 @@ def plot_fig4(data: dict, path, title: str | None = None, curves: dict | None = 
     import io  # noqa: PLC0415
 
     import matplotlib  # noqa: PLC0415
+    import matplotlib.ticker  # noqa: PLC0415
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
@@ -57,6 +58,7 @@ def plot_fig4(data: dict, path, title: str | None = None, curves: dict | None = 
                     ax.fill_between(epochs, [c - x for c, x in zip(centre, s)], [c + x for c, x in zip(centre, s)],
                                     color=style["color"], alpha=0.15, lw=0)
         top.set_yscale("log")
+        top.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no labels on minor ticks
         top.set_title(f"right half damaged {d}%", fontsize=10)
         bottom.set_xlabel("epoch")
         for ax in (top, bottom):
