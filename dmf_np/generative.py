@@ -444,7 +444,7 @@ def fit_generative(params: dict, arch: Architecture, xs, outputs, *, epochs: int
     from .io import load_training_state, save_training_state  # noqa: PLC0415
     from .optim import SGD  # noqa: PLC0415
     from .progress import progress  # noqa: PLC0415
-    from .train import DivergenceError  # noqa: PLC0415
+    from .train import record_epoch  # noqa: PLC0415
 
     outputs = check_outputs(outputs, arch)
     check_params({k: params[k] for k in arch.param_shapes()}, arch)
@@ -478,14 +478,8 @@ def fit_generative(params: dict, arch: Architecture, xs, outputs, *, epochs: int
             total += loss * len(idx)
             optimizer.step(params, grads, lr=lr)
         epoch_loss = total / n if n else float("nan")
-        if not math.isfinite(epoch_loss):
-            raise DivergenceError(f"{desc}: reconstruction loss became {epoch_loss} in epoch {epoch + 1} "
-                                  f"(lr={lr:g}); try a smaller learning rate. "
-                                  + (f"The last good state is in {checkpoint}." if checkpoint else ""))
-        history["train_loss"].append(epoch_loss)
-        if eval_fn is not None:
-            for k, v in eval_fn(params).items():
-                history.setdefault(k, []).append(v)
+        record_epoch(history, epoch_loss, params, eval_fn, epoch=epoch, lr=lr, desc=desc,
+                     what="reconstruction loss", checkpoint=checkpoint)
         lr *= lr_decay
         if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs):
             save_training_state(checkpoint, params, optimizer, rng, epoch + 1, history)

@@ -25,6 +25,20 @@ class DivergenceError(RuntimeError):
     """Training produced a NaN or infinite loss."""
 
 
+def record_epoch(history: dict, epoch_loss: float, params: dict, eval_fn, *, epoch: int, lr: float,
+                 desc: str, what: str, checkpoint) -> None:
+    """End of one epoch of any training loop: stop on a non-finite loss (:class:`DivergenceError`),
+    else append the loss and the metrics of ``eval_fn(params)`` to ``history``."""
+    if not math.isfinite(epoch_loss):
+        raise DivergenceError(f"{desc}: {what} became {epoch_loss} in epoch {epoch + 1} "
+                              f"(lr={lr:g}); try a smaller learning rate. "
+                              + (f"The last good state is in {checkpoint}." if checkpoint else ""))
+    history["train_loss"].append(epoch_loss)
+    if eval_fn is not None:
+        for k, v in eval_fn(params).items():
+            history.setdefault(k, []).append(v)
+
+
 def predict(params: dict, xs, arch: Architecture, batch_size: int = 1000):
     """Class predictions (N,) of the discriminative network, computed in batches."""
     check_modalities(xs, arch)
@@ -92,14 +106,8 @@ def fit_classifier(params: dict, arch: Architecture, xs, labels, *, epochs: int,
             losses.append(loss)
             optimizer.step(params, bw.grads, lr=lr)
         epoch_loss = float(sum(float(v) for v in losses) / len(losses)) if losses else float("nan")
-        if not math.isfinite(epoch_loss):
-            raise DivergenceError(f"{desc}: training loss became {epoch_loss} in epoch {epoch + 1} "
-                                  f"(lr={lr:g}); try a smaller learning rate. "
-                                  + (f"The last good state is in {checkpoint}." if checkpoint else ""))
-        history["train_loss"].append(epoch_loss)
-        if eval_fn is not None:
-            for k, v in eval_fn(params).items():
-                history.setdefault(k, []).append(v)
+        record_epoch(history, epoch_loss, params, eval_fn, epoch=epoch, lr=lr, desc=desc,
+                     what="training loss", checkpoint=checkpoint)
         lr *= lr_decay
         if checkpoint is not None:
             save_training_state(checkpoint, params, optimizer, rng, epoch + 1, history)
