@@ -166,21 +166,29 @@ def init_params(arch: Architecture, rng, xp=None, dtype=None) -> dict:
     Generator; the numbers are drawn on the host so the same seed gives the same network on every
     backend.
     """
+    # the softmax layer is not a sigmoid: plain Glorot there
+    return uniform_init(arch.param_shapes(), _destination, rng, xp, dtype,
+                        gain=lambda key: 1.0 if key == "W^out" else 4.0)
+
+
+def uniform_init(shapes: dict, destination, rng, xp=None, dtype=None, gain=lambda key: 4.0) -> dict:
+    """Zero biases ('b...') and weights ('W...') uniform in +-gain sqrt(6 / (fan_in + fan_out)).
+
+    fan_in is summed over every weight with the same ``destination(key)`` (the layer it feeds).
+    Draws on the host from NumPy Generator ``rng``, weights in the order of ``shapes``.
+    """
     xp = backend.get_xp() if xp is None else xp
     dtype = backend.DEFAULT_DTYPE if dtype is None else dtype
-    shapes = arch.param_shapes()
     fan_in = {}
     for key, shape in shapes.items():
         if key.startswith("W"):
-            dest = _destination(key)
-            fan_in[dest] = fan_in.get(dest, 0) + shape[1]
+            fan_in[destination(key)] = fan_in.get(destination(key), 0) + shape[1]
     params = {}
     for key, shape in shapes.items():
         if key.startswith("b"):
             params[key] = xp.zeros(shape, dtype=dtype)
         else:
-            gain = 1.0 if key == "W^out" else 4.0  # the softmax layer is not a sigmoid: plain Glorot
-            limit = gain * math.sqrt(6.0 / (fan_in[_destination(key)] + shape[0]))
+            limit = gain(key) * math.sqrt(6.0 / (fan_in[destination(key)] + shape[0]))
             params[key] = backend.to_device(rng.uniform(-limit, limit, size=shape), xp, dtype)
     return params
 

@@ -40,13 +40,12 @@ Eqs. 5-8) unchanged.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from . import backend
 from .backprop import backward as encoder_backward
 from .checks import check_modalities
-from .fusion import Architecture, forward
+from .fusion import Architecture, forward, uniform_init
 from .layers import affine_backward, affine_forward, sigmoid, sigmoid_backward
 
 OUTPUTS = ("bernoulli", "gaussian")
@@ -115,21 +114,11 @@ def init_decoder(arch: Architecture, rng, xp=None, dtype=None, encoder_params: d
     xp = backend.get_xp() if xp is None else xp
     dtype = backend.DEFAULT_DTYPE if dtype is None else dtype
     shapes = decoder_param_shapes(arch)
-    fan_in = {}
-    for key, shape in shapes.items():
-        if key.startswith("W"):
-            dest = _decoder_destination(key)
-            fan_in[dest] = fan_in.get(dest, 0) + shape[1]
-    params = {}
-    for key, shape in shapes.items():
-        if key.startswith("b"):
-            params[key] = xp.zeros(shape, dtype=dtype)
-        elif encoder_params is not None:
-            params[key] = backend.to_device(encoder_params[mirrored_key(key)].T, xp, dtype).copy()
-        else:
-            limit = 4.0 * math.sqrt(6.0 / (fan_in[_decoder_destination(key)] + shape[0]))
-            params[key] = backend.to_device(rng.uniform(-limit, limit, size=shape), xp, dtype)
-    return params
+    if encoder_params is None:
+        return uniform_init(shapes, _decoder_destination, rng, xp, dtype)
+    return {key: xp.zeros(shape, dtype=dtype) if key.startswith("b")
+            else backend.to_device(encoder_params[mirrored_key(key)].T, xp, dtype).copy()
+            for key, shape in shapes.items()}
 
 
 def _decoder_destination(key: str) -> str:
