@@ -11,8 +11,9 @@ Beside each: the same network and update written in PyTorch eager (autograd for 
 for (b)); scikit-learn's ``BernoulliRBM`` for (b) (its ``fit`` with n_iter=1 runs one epoch of PCD-1,
 the same matrix products); and the *GEMM-only bound*, the matrix products of the epoch alone, with
 preallocated outputs, timed with the same array module on the same machine. Every engine runs in this
-one process with the same thread count; the repeats of the engines are interleaved, so slow phases of a
-shared machine hit all of them; the table gives the median.
+one process with the same thread count, round-robin (``--repeats`` rounds): the table gives each
+engine's median and best time, and each ratio is the median over rounds of the two engines' times in
+the same round, so that a slow spell of a shared machine, which hits both, largely cancels.
 
 The figures are timings, not tests: they depend on the machine and on what else runs on it.
 """
@@ -291,19 +292,30 @@ def _cpu_model() -> str:
 
 def print_table(title, rows, ref_name):
     print(f"\n{title}")
-    print(f"  {'engine':<34}{'median s':>9}{'spread':>8}{'cpu s':>8}{'faults':>8}{'MiB':>6}  vs {ref_name}")
-    ref = rows.get(ref_name, {}).get("median_s")
+    print(f"  {'engine':<34}{'median s':>9}{'min s':>8}{'spread':>8}{'cpu s':>8}{'faults':>8}{'MiB':>6}"
+          f"  vs {ref_name} (median, range)")
     for name, rec in rows.items():
-        ratio = f"{rec['median_s'] / ref:.2f}x" if ref else ""
+        r = paired_ratios(rows, name, ref_name)
+        ratio = f"{statistics.median(r):.2f}x ({min(r):.2f}-{max(r):.2f})" if r and name != ref_name else ""
         mem = f"{rec['traced_peak_mib']:.0f}" if "traced_peak_mib" in rec else "-"
-        print(f"  {name:<34}{rec['median_s']:>9.3f}{100 * rec['spread']:>7.0f}%{rec['median_cpu_s']:>8.2f}"
-              f"{int(statistics.median(rec['page_faults'])):>8}{mem:>6}  {ratio}")
+        print(f"  {name:<34}{rec['median_s']:>9.3f}{min(rec['seconds']):>8.3f}{100 * rec['spread']:>7.0f}%"
+              f"{rec['median_cpu_s']:>8.2f}{int(statistics.median(rec['page_faults'])):>8}{mem:>6}  {ratio}")
 
 
-def _ratio(rows, a, b):
-    if a in rows and b in rows and rows[b]["median_s"] > 0:
-        return rows[a]["median_s"] / rows[b]["median_s"]
-    return None
+def paired_ratios(rows, a, b) -> list:
+    """a's time over b's in each round of the round-robin. The two ran seconds apart, so a slow spell
+    of the machine (another program, the hypervisor) slows both and largely cancels in the ratio,
+    which a ratio of medians taken over the whole run does not do."""
+    if a not in rows or b not in rows:
+        return []
+    return [ta / tb for ta, tb in zip(rows[a]["seconds"], rows[b]["seconds"]) if tb > 0]
+
+
+def _ratio(result: dict, rows, key: str, a, b) -> None:
+    """Store the median paired ratio of a over b under ``key`` and every round's under key_rounds."""
+    r = paired_ratios(rows, a, b)
+    result[key] = statistics.median(r) if r else None
+    result[key + "_rounds"] = r
 
 
 def build_parser():
@@ -311,7 +323,7 @@ def build_parser():
     p.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS/OpenMP threads for NumPy and PyTorch (default: all CPUs)")
-    p.add_argument("--repeats", type=int, default=3, help="timed runs of each engine (median reported)")
+    p.add_argument("--repeats", type=int, default=5, help="timed rounds of the round-robin (medians reported)")
     p.add_argument("--samples", type=int, default=60000, help="rows of data (one epoch)")
     p.add_argument("--quick", action="store_true", help="10,000 rows, 2 repeats: a smoke run")
     p.add_argument("--only", choices=["finetune", "cd1"], default=None, help="run one workload")
@@ -368,7 +380,7 @@ def _run(args, xp, torch, threads) -> int:
 
     info = machine_info(xp, torch, threads)
     print(f"dmf_np bench: backend {info['backend']}, {threads} thread(s), {args.samples} samples, "
-          f"batch {BATCH}, float32, {args.repeats} repeats (median)")
+          f"batch {BATCH}, float32, {args.repeats} round-robin rounds")
     print(f"  CPU: {info['cpu_model']} ({info['cpus']} CPUs); NumPy {info['numpy']}, BLAS: {info['blas']}")
     if torch is not None:
         print(f"  PyTorch {info['torch']} on {device} ({info['torch_threads']} threads)")
@@ -394,8 +406,8 @@ def _run(args, xp, torch, threads) -> int:
         print_table(f"(a) fine-tuning epoch, DMF MNIST network, {gflop(shapes, n_batches):.0f} GFLOP of GEMMs",
                     rows, "PyTorch eager" if torch is not None else "GEMM-only bound")
         result["finetune"] = {"gflop": gflop(shapes, n_batches), "engines": rows}
-        result["ratio_finetune_vs_torch"] = _ratio(rows, "dmf_np fit_classifier", "PyTorch eager")
-        result["ratio_finetune_vs_gemm"] = _ratio(rows, "dmf_np fit_classifier", "GEMM-only bound")
+        _ratio(result, rows, "ratio_finetune_vs_torch", "dmf_np fit_classifier", "PyTorch eager")
+        _ratio(result, rows, "ratio_finetune_vs_gemm", "dmf_np fit_classifier", "GEMM-only bound")
 
     if args.only in (None, "cd1"):
         v_host = halves[0]
@@ -418,15 +430,15 @@ def _run(args, xp, torch, threads) -> int:
         print_table(f"(b) CD-1 epoch, RBM {v_host.shape[1]} -> {N_HIDDEN_RBM}, {gflop(shapes, n_batches):.0f} GFLOP "
                     f"of GEMMs", rows, "PyTorch eager" if torch is not None else "GEMM-only bound")
         result["cd1"] = {"gflop": gflop(shapes, n_batches), "engines": rows, "dmf_np_function": how}
-        result["ratio_cd1_vs_torch"] = _ratio(rows, "dmf_np CD-1", "PyTorch eager")
-        result["ratio_cd1_vs_sklearn"] = _ratio(rows, "dmf_np CD-1", "scikit-learn BernoulliRBM (CPU)")
-        result["ratio_cd1_vs_gemm"] = _ratio(rows, "dmf_np CD-1", "GEMM-only bound")
+        _ratio(result, rows, "ratio_cd1_vs_torch", "dmf_np CD-1", "PyTorch eager")
+        _ratio(result, rows, "ratio_cd1_vs_sklearn", "dmf_np CD-1", "scikit-learn BernoulliRBM (CPU)")
+        _ratio(result, rows, "ratio_cd1_vs_gemm", "dmf_np CD-1", "GEMM-only bound")
 
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["load_average_after"] = _load_average()
     print(f"\npeak resident memory of the whole run: {result['peak_rss_mib']:.0f} MiB")
     print("ratios: " + ", ".join(f"{k}={v:.2f}" for k, v in result.items()
-                                 if k.startswith("ratio_") and v is not None))
+                                 if k.startswith("ratio_") and not k.endswith("_rounds") and v is not None))
     if args.json:
         atomic_write_json(args.json, result)
         print(f"wrote {args.json}")

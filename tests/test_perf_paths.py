@@ -123,22 +123,27 @@ def test_affine_backward_into_buffers_equals_allocating(xp, rng):
         assert g is b and _same(g, want)
 
 
-def test_sgd_with_reused_scratch_matches_the_formula(xp, rng):
+def test_sgd_in_place_update_matches_the_formula_and_leaves_grads_alone(xp, rng):
     p0 = {"W": rng.normal(size=(4, 3)).astype(np.float32), "b": rng.normal(size=4).astype(np.float32)}
     params = {k: backend.to_device(v, xp) for k, v in p0.items()}
     opt = SGD(lr=0.05, momentum=0.8, weight_decay=0.01)
     v = {k: np.zeros_like(a) for k, a in p0.items()}
     ref = {k: a.copy() for k, a in p0.items()}
-    for t in range(3):
+    for lr in (None, 0.05, 0.3, 0.001):  # the per-step override, as a decaying schedule uses it
+        step = 0.05 if lr is None else lr
         g = {k: rng.normal(size=a.shape).astype(np.float32) for k, a in p0.items()}
-        opt.step(params, {k: backend.to_device(a, xp) for k, a in g.items()})
+        g_dev = {k: backend.to_device(a, xp) for k, a in g.items()}
+        opt.step(params, g_dev, lr=lr)
         for k in ref:
-            v[k] = np.float32(0.8) * v[k] - np.float32(0.05) * g[k]
+            assert np.array_equal(_host(g_dev[k]), g[k])  # the caller's gradients are not touched
+            v[k] = np.float32(0.8) * v[k] - np.float32(step) * g[k]
             if k == "W":
-                v[k] -= np.float32(0.05 * 0.01) * ref[k]
+                v[k] -= np.float32(step * 0.01) * ref[k]
             ref[k] += v[k]
     for k in ref:
         assert np.allclose(_host(params[k]), ref[k], rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="lr > 0"):
+        opt.step(params, g_dev, lr=0.0)
 
 
 def _plain_loop(params, arch, xs, y, epochs, batch_size, optimizer, seed):
@@ -170,16 +175,27 @@ def test_bench_runs_end_to_end_on_a_tiny_input(tmp_path, capsys):
     from dmf_np.bench_cli import main
 
     out = tmp_path / "bench.json"
-    assert main(["--samples", "200", "--repeats", "1", "--threads", "1", "--json", str(out)]) == 0
+    assert main(["--samples", "200", "--repeats", "2", "--threads", "1", "--json", str(out)]) == 0
     import json
+    import statistics
 
     result = json.loads(out.read_text())
     assert result["samples"] == 200 and result["machine"]["threads"] == 1
     for key in ("ratio_finetune_vs_gemm", "ratio_cd1_vs_gemm"):
-        assert result[key] > 0
+        assert result[key] > 0 and len(result[key + "_rounds"]) == 2
+        assert result[key] == pytest.approx(statistics.median(result[key + "_rounds"]))
     for key in ("ratio_finetune_vs_torch", "ratio_cd1_vs_torch", "ratio_cd1_vs_sklearn"):
         assert key in result  # None where PyTorch or scikit-learn is not installed
     assert "GEMM-only bound" in capsys.readouterr().out
+
+
+def test_bench_ratios_pair_the_engines_round_by_round():
+    from dmf_np.bench_cli import paired_ratios
+
+    # a slow spell in round 2 doubles both times; the paired ratio stays 0.5 in every round
+    rows = {"a": {"seconds": [1.0, 2.0, 1.1]}, "b": {"seconds": [2.0, 4.0, 2.2]}}
+    assert paired_ratios(rows, "a", "b") == pytest.approx([0.5, 0.5, 0.5])
+    assert paired_ratios(rows, "a", "missing") == []
 
 
 def test_bench_rejects_a_bad_sample_count():
