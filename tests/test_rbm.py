@@ -258,6 +258,9 @@ def test_cd_step_reuses_its_buffers_and_stays_float32(xp):
     b = cd_k(v[:6], params, backend.make_rng(0, xp), k=2, workspace=ws)   # a smaller last minibatch
     assert all(a.grads[k] is b.grads[k] and b.grads[k].dtype == np.float32 for k in a.grads)
     assert b.ph0.shape == (6, 5)
+    fresh = cd_k(v[:6], params, backend.make_rng(0, xp), k=2)   # its own, exactly sized buffers
+    for k in fresh.grads:
+        assert np.allclose(backend.to_host(b.grads[k]), backend.to_host(fresh.grads[k]), rtol=1e-6, atol=1e-7), k
 
 
 def test_sparsity_pulls_hidden_activity_toward_the_target():
