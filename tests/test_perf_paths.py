@@ -4,6 +4,8 @@ A workspace changes where results are written, never what is computed: every tes
 call that writes into reused buffers with one that allocates fresh arrays, and asks for equality.
 (Timings are not tested; see bench/bench.py.)
 """
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -203,3 +205,23 @@ def test_bench_rejects_a_bad_sample_count():
 
     with pytest.raises(ValueError, match="multiple of 100"):
         main(["--samples", "150"])
+
+
+def test_bench_summary_counts_the_runs_that_meet_each_goal(tmp_path):
+    import json
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from summarise import load, summarise
+
+    def run(name, ratio_gemm):
+        engines = {"dmf_np fit_classifier": {"median_s": 1.0}, "GEMM-only bound": {"median_s": 1.0 / ratio_gemm}}
+        data = {"machine": {"threads": 2}, "finetune": {"engines": engines},
+                "ratio_finetune_vs_gemm": ratio_gemm, "ratio_finetune_vs_torch": None}
+        (tmp_path / name).write_text(json.dumps(data))
+        return tmp_path / name
+
+    lines = summarise(load([run("a.json", 1.2), run("b.json", 1.6)]), ["finetune"])
+    assert any("ratio_finetune_vs_gemm" in s and "1.20-1.60" in s and "met in 1 of 2" in s for s in lines), lines
+    with pytest.raises(SystemExit, match="cannot read bench result"):
+        load([tmp_path / "missing.json"])
