@@ -156,6 +156,19 @@ def test_cli_errors(tmp_path, capsys, monkeypatch):
     assert cli.main(["fig5"]) == 2
     assert cli.main(["table1", "--levels", "30,50"]) == 2
     assert cli.main(["table1", "--lr-grid", "0.1,-1"]) == 2
+    capsys.readouterr()
+    assert cli.main(["table1", "--preset", "tiny", "--backend", "nosuch", "--out", str(tmp_path / "b")]) == 2
+    assert "nosuch" in capsys.readouterr().err and not (tmp_path / "b").exists()
+
+
+def test_cli_names_an_unusable_gpu_before_touching_data(tmp_path, capsys):
+    from dmf_np import backend
+
+    ok, why = backend.cupy_status()
+    if ok:
+        pytest.skip("CuPy is usable here")
+    assert cli.main(["fig4", "--preset", "tiny", "--backend", "cupy", "--out", str(tmp_path / "r")]) == 2
+    assert why in capsys.readouterr().err and not (tmp_path / "r").exists()
 
 
 def test_table2_is_delegated_or_clearly_unavailable(capsys, monkeypatch):

@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from .. import backend
 from ..data.damage import KINDS, WHENS, DamageSpec
 from ..data.mnist import MnistNotFound, load_mnist
 from ..plots import fig4_data, plot_fig4, table1_data, table1_markdown
@@ -114,6 +115,11 @@ def reproduce_mnist(argv) -> int:
                             pretrain_epochs=args.pretrain_epochs, lr_grid=grid)
     if preset.seeds < 1:
         print("error: --seeds must be at least 1", file=sys.stderr)
+        return 2
+    try:  # before any data or run directory: an unusable GPU is named here, not deep in a traceback
+        backend.get_xp(args.backend)
+    except backend.BackendError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     opts = Options(preset, DamageSpec(args.damage_kind, args.damage_when), args.seed, args.backend,
                    show_progress=False if args.no_progress else None)
