@@ -59,10 +59,8 @@ def environment(backend_name: str | None = None) -> dict:
         env["dmf_np"] = version("dmf_np")
     except Exception:
         env["dmf_np"] = "source tree"
-    if backend_name == "cupy":
-        import cupy  # noqa: PLC0415
-
-        env["cupy"] = cupy.__version__
+    if backend_name == "cupy":  # get_xp raises BackendError, naming why, where CuPy is unusable
+        env["cupy"] = backend.get_xp("cupy").__version__
     return env
 
 
