@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -80,15 +79,11 @@ def cd1_parts(rounds: int, steps: int = 600) -> dict:
 
 
 def time_rounds(runs: dict, rounds: int, scale: float) -> dict:
+    """After one warm-up call each, the bench's round-robin timing; seconds per round times ``scale``."""
     for fn in runs.values():
         fn()
-    times = {k: [] for k in runs}
-    for _ in range(rounds):
-        for k, fn in runs.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append((time.perf_counter() - t) * scale)
-    return times
+    rows = bench_cli.time_interleaved(runs, rounds, {k: lambda: None for k in runs})
+    return {k: [t * scale for t in rec["seconds"]] for k, rec in rows.items()}
 
 
 def main(argv=None) -> int:
@@ -98,7 +93,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         from threadpoolctl import threadpool_limits
-        threadpool_limits(args.threads) if args.threads else None
+        if args.threads:
+            threadpool_limits(args.threads)
     except ImportError:
         print("note: threadpoolctl is not installed; BLAS threads are not limited", file=sys.stderr)
     print(f"BLAS: {bench_cli.backend.blas_info()}, threads {args.threads or 'all'}, {args.rounds} rounds (medians)")
