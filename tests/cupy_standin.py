@@ -7,11 +7,18 @@ turns up. The stand-in computes with NumPy underneath but refuses, with a TypeEr
 AttributeError as CuPy does, what CuPy refuses:
 
 * mixing a NumPy array into an operation on device arrays (``device + host``, ``xp.matmul(device,
-  host)``, a host array as ``out=``);
+  host)``, a host array as ``out=``, a non-scalar host array assigned to a slice);
 * implicit conversion to NumPy (``numpy.asarray(device)``, ``numpy.float64(device)``): CuPy asks
   for an explicit ``.get()``;
 * a method CuPy's ``random.Generator`` does not have (``normal``, ``permutation``, ``choice``...);
-* ``out=`` of another dtype or shape in the generator methods.
+* ``out=`` of another dtype or shape in the generator methods;
+* ``int`` indexing with a 0-d device array (CuPy arrays have no ``__index__``).
+
+It lets through what CuPy lets through: host index arrays and lists (CuPy copies them to the device),
+NumPy scalars, ``float()`` / ``format()`` of a 0-d array. It is NumPy 2 underneath, so type promotion
+follows NEP 50 like CuPy 14 (CuPy 13 kept float32 for ``float32 array * numpy.float64 scalar``).
+What CuPy does was read from its source (cupy/_core/core.pyx, _routines_indexing.pyx, _kernel.pyx,
+cupy/random/_generator_api.pyx) and its "Differences between CuPy and NumPy" page.
 
 It also returns what CuPy returns: reductions and full indexing give 0-d device arrays, not scalars.
 It says nothing about CuPy's numerics or speed; tests/test_parity.py does that on a real GPU.
@@ -37,7 +44,7 @@ _NOT_IN_CUPY = {"asmatrix", "matrix", "mat", "frombuffer", "fromfile", "load", "
                 "set_printoptions", "printoptions", "testing", "ma", "char", "rec", "ctypeslib",
                 "lib", "polynomial", "fft_legacy"}
 # ndarray attributes NumPy has and CuPy lacks (or means something else by, like .data).
-_NOT_ON_CUPY_ARRAY = {"ctypes", "data", "tofile", "tobytes", "tostring", "setflags", "byteswap",
+_NOT_ON_CUPY_ARRAY = {"ctypes", "data", "tofile", "tostring", "setflags", "byteswap",
                       "newbyteorder", "resize", "itemset", "__array_interface__", "__array_struct__",
                       "getfield", "setfield", "dump", "dumps"}
 
@@ -107,7 +114,7 @@ class ndarray:  # noqa: N801  (named as CuPy names it, so that xp.ndarray reads 
         return (_wrap(row) for row in self._a)
 
     def __format__(self, spec):
-        return format(self._a.item() if self._a.ndim == 0 else self._a, spec)
+        return format(self._a, spec)
 
     def __repr__(self):
         return repr(self._a)
@@ -155,7 +162,18 @@ class ndarray:  # noqa: N801  (named as CuPy names it, so that xp.ndarray reads 
         return _wrap(self._a[_unwrap_index(key)])
 
     def __setitem__(self, key, value):
-        self._a[_unwrap_index(key)] = _unwrap(value)
+        key = _unwrap_index(key)
+        if isinstance(value, np.ndarray):
+            # CuPy copies a host value in for an advanced (array) index but fills a basic one
+            # (ints, slices, ...), and fill takes only a scalar.
+            basic = all(isinstance(k, (int, np.integer, slice, type(None), type(Ellipsis)))
+                        for k in (key if isinstance(key, tuple) else (key,)))
+            if basic and value.ndim > 0:
+                raise ValueError("non-scalar numpy.ndarray cannot be used for fill (CuPy stand-in); "
+                                 "assign xp.asarray(value) instead")
+            self._a[key] = value
+            return
+        self._a[key] = _unwrap(value)
 
 
 def _binary(ufunc):
@@ -220,9 +238,11 @@ def _unwrap(x):
 
 
 def _unwrap_index(key):
-    # CuPy accepts device arrays, lists, slices and integers as indices; a NumPy array index is
-    # refused like any other host array.
-    return _unwrap(key)
+    # CuPy accepts device arrays, host (NumPy) arrays and lists, slices and integers as indices; it
+    # copies host index arrays to the device itself.
+    if isinstance(key, tuple):
+        return tuple(_unwrap_index(k) for k in key)
+    return key._a if isinstance(key, ndarray) else key
 
 
 # --- the module namespace ---------------------------------------------------------------------------
@@ -253,6 +273,8 @@ def asnumpy(a, stream=None, order="C", out=None, *, blocking=True):
 
 
 def copyto(dst, src, casting="same_kind", where=True):
+    if isinstance(src, np.ndarray) and src.size == 1:
+        src = src.reshape(())[()]  # CuPy takes a one-element host array as a scalar
     np.copyto(_unwrap(dst), _unwrap(src), casting=casting, where=_unwrap(where))
 
 
@@ -261,8 +283,11 @@ class Generator:
     integers, standard_normal), drawing from NumPy's PCG64 underneath."""
 
     def __init__(self, seed):
-        if not isinstance(seed, (int, np.integer)) and seed is not None:
-            raise TypeError(f"CuPy's default_rng takes an integer seed (stand-in), got {type(seed).__name__}")
+        if isinstance(seed, ndarray):
+            seed = seed.get()
+        if not isinstance(seed, (int, np.integer, list, tuple, np.ndarray, np.random.SeedSequence, type(None))):
+            raise TypeError(f"CuPy's default_rng takes an int, a sequence of ints or a SeedSequence "
+                            f"(stand-in), got {type(seed).__name__}")
         self._rng = np.random.default_rng(seed)
 
     @staticmethod
