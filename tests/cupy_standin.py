@@ -12,7 +12,8 @@ AttributeError as CuPy does, what CuPy refuses:
   for an explicit ``.get()``;
 * a method CuPy's ``random.Generator`` does not have (``normal``, ``permutation``, ``choice``...);
 * ``out=`` of another dtype or shape in the generator methods;
-* ``int`` indexing with a 0-d device array (CuPy arrays have no ``__index__``).
+* ``int`` indexing with a 0-d device array (CuPy arrays have no ``__index__``);
+* ``take(..., out=)`` into another dtype, ``argsort`` with a ``kind`` other than None or 'stable'.
 
 It lets through what CuPy lets through: host index arrays and lists (CuPy copies them to the device),
 NumPy scalars, ``float()`` / ``format()`` of a 0-d array. It is NumPy 2 underneath, so type promotion
@@ -158,6 +159,12 @@ class ndarray:  # noqa: N801  (named as CuPy names it, so that xp.ndarray reads 
         return method
 
     # --- indexing ------------------------------------------------------------------------------
+    def take(self, indices, axis=None, out=None):
+        return take(self, indices, axis=axis, out=out)
+
+    def argsort(self, axis=-1, kind=None):
+        return argsort(self, axis=axis, kind=kind)
+
     def __getitem__(self, key):
         return _wrap(self._a[_unwrap_index(key)])
 
@@ -270,6 +277,21 @@ def array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0, *, blocki
 
 def asnumpy(a, stream=None, order="C", out=None, *, blocking=True):
     return a.get(order=order, out=out) if isinstance(a, ndarray) else np.asarray(a, order=order)
+
+
+def take(a, indices, axis=None, out=None):
+    """CuPy's take: ``out`` must have exactly the input's dtype (NumPy would cast)."""
+    if out is not None and out.dtype != a.dtype:
+        raise TypeError(f"Output dtype mismatch: {a.dtype} into {out.dtype} (CuPy stand-in)")
+    result = np.take(_unwrap(a), _unwrap_index(indices), axis=axis, out=_unwrap(out))
+    return out if out is not None else _wrap(result)
+
+
+def argsort(a, axis=-1, kind=None):
+    """CuPy's argsort: only ``kind=None`` or ``'stable'`` (it always sorts stably)."""
+    if kind not in (None, "stable"):
+        raise ValueError(f"kind={kind!r} is not supported by CuPy's argsort (CuPy stand-in)")
+    return _wrap(np.argsort(_unwrap(a), axis=axis, kind="stable"))
 
 
 def copyto(dst, src, casting="same_kind", where=True):
@@ -389,7 +411,7 @@ class _Namespace(types.ModuleType):
 
 def _module():
     mod = _Namespace("cupy_standin", np)
-    for name in ("ndarray", "asarray", "array", "asnumpy", "copyto", "random", "cuda",
+    for name in ("ndarray", "asarray", "array", "asnumpy", "take", "argsort", "copyto", "random", "cuda",
                  "get_default_memory_pool", "__version__"):
         setattr(mod, name, globals()[name])
     mod.linalg = _Namespace("cupy_standin.linalg", np.linalg)

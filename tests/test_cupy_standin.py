@@ -34,6 +34,9 @@ REFUSED = {
     "random out= of another dtype": (lambda: cp.random.default_rng(0).random((3, 4), dtype=np.float64,
                                                                           out=dev()), TypeError),
     "the .ctypes attribute": (lambda: dev().ctypes, AttributeError),
+    "take into another dtype": (lambda: cp.take(dev(), dev(np.array([0])), axis=0,
+                                                out=cp.empty((1, 4), np.float64)), TypeError),
+    "argsort kind='quicksort'": (lambda: cp.argsort(dev(), kind="quicksort"), ValueError),
 }
 
 
