@@ -8,7 +8,7 @@ AttributeError as CuPy does, what CuPy refuses:
 
 * mixing a NumPy array into an operation on device arrays (``device + host``, ``xp.matmul(device,
   host)``, a host array as ``out=``, a non-scalar host array assigned to a slice);
-* implicit conversion to NumPy (``numpy.asarray(device)``, ``numpy.float64(device)``): CuPy asks
+* implicit conversion to NumPy (``numpy.asarray(device)``, ``numpy.float32(device)``): CuPy asks
   for an explicit ``.get()``;
 * a method CuPy's ``random.Generator`` does not have (``normal``, ``permutation``, ``choice``...);
 * ``out=`` of another dtype or shape in the generator methods;
@@ -16,7 +16,7 @@ AttributeError as CuPy does, what CuPy refuses:
 * ``take(..., out=)`` into another dtype, ``argsort`` with a ``kind`` other than None or 'stable'.
 
 It lets through what CuPy lets through: host index arrays and lists (CuPy copies them to the device),
-NumPy scalars, ``float()`` / ``format()`` of a 0-d array. It is NumPy 2 underneath, so type promotion
+NumPy scalars, ``float()``, ``numpy.float64()`` and ``format()`` of a 0-d array. It is NumPy 2 underneath, so type promotion
 follows NEP 50 like CuPy 14 (CuPy 13 kept float32 for ``float32 array * numpy.float64 scalar``).
 What CuPy does was read from its source (cupy/_core/core.pyx, _routines_indexing.pyx, _kernel.pyx,
 cupy/random/_generator_api.pyx) and its "Differences between CuPy and NumPy" page.
@@ -38,12 +38,10 @@ __version__ = "0+standin"
 _IMPLICIT = ("Implicit conversion to a NumPy array is not allowed (CuPy stand-in). "
              "Use .get() or dmf_np.backend.to_host to copy a device array to the host explicitly.")
 
-# Names of numpy functions that CuPy does not provide (the ones a NumPy habit reaches for); asking
-# the stand-in for one raises AttributeError, as asking CuPy would.
-_NOT_IN_CUPY = {"asmatrix", "matrix", "mat", "frombuffer", "fromfile", "load", "save", "savez",
-                "loadtxt", "savetxt", "genfromtxt", "memmap", "errstate", "seterr", "geterr",
-                "set_printoptions", "printoptions", "testing", "ma", "char", "rec", "ctypeslib",
-                "lib", "polynomial", "fft_legacy"}
+# Names in numpy that CuPy does not have (text I/O, masked and record arrays, memmaps; errstate
+# and seterr live in cupyx); asking the stand-in for one raises AttributeError, as asking CuPy would.
+_NOT_IN_CUPY = {"loadtxt", "savetxt", "genfromtxt", "memmap", "errstate", "seterr", "geterr",
+                "ma", "char", "rec", "ctypeslib"}
 # ndarray attributes NumPy has and CuPy lacks (or means something else by, like .data).
 _NOT_ON_CUPY_ARRAY = {"ctypes", "data", "tofile", "tostring", "setflags", "byteswap",
                       "newbyteorder", "resize", "itemset", "__array_interface__", "__array_struct__",
