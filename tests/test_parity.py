@@ -30,3 +30,26 @@ def test_cupy_matches_numpy(scheme, dtype, tol, device_xp):
     for k in params:
         assert rel_error(bw_np.grads[k], bw_cp.grads[k]) <= tol, k
         assert rel_error(bw_np.grad_paths["shared"][k], bw_cp.grad_paths["shared"][k]) <= tol, k
+
+
+def test_fine_tuning_trajectory_matches_numpy(device_xp):
+    """Three epochs of SGD in float64 on both backends: the same data order (a host generator), the
+    same updates, so the losses and weights agree to far below anything training could notice."""
+    from dmf_np.data.synthetic import two_modality_classes
+    from dmf_np.fusion import Architecture
+    from dmf_np.optim import SGD
+    from dmf_np.train import fit_classifier
+
+    xs, y = two_modality_classes(n=200, sizes=(8, 10), n_classes=3, seed=0)
+    arch = Architecture("dmf", ((8, 12, 6), (10, 12, 6)), (12, 8, 6), n_classes=3)
+    runs = []
+    for xp in (np, device_xp):
+        params = init_params(arch, np.random.default_rng(4), xp=xp, dtype=np.float64)
+        hist = fit_classifier(params, arch, [backend.to_device(x, xp, np.float64) for x in xs],
+                              backend.to_device(y, xp), epochs=3, batch_size=32,
+                              optimizer=SGD(lr=0.2, momentum=0.9, weight_decay=1e-4), seed=9, lr_decay=0.9)
+        runs.append((hist["train_loss"], {k: backend.to_host(v) for k, v in params.items()}))
+    (loss_np, p_np), (loss_dev, p_dev) = runs
+    np.testing.assert_allclose(loss_dev, loss_np, rtol=1e-9)
+    for k in p_np:
+        assert rel_error(p_np[k], p_dev[k]) <= 1e-9, k
