@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The committed MNIST results (docs/mnist.md): the paper preset (default damage reading, which also
-# gives both test-only readings), then the region/train+test reading and the no-pretraining check at
-# the quick preset. About 65 minutes on one CPU core (one BLAS thread): run it in the background, e.g.
+# The committed MNIST results (docs/mnist.md): the paper preset with 5 seeds (default damage reading,
+# which also gives both test-only readings), then the region/train+test reading and the
+# no-pretraining check at the quick preset. About 100 minutes on one CPU core (one BLAS thread); the
+# seed-by-seed reading: python scripts/mnist_paired.py runs/mnist-paper5. Run it in the background, e.g.
 #   nohup scripts/mnist_paper.sh > runs/mnist_paper.log 2>&1 &
 # Every step resumes from its run directory, so rerunning this script after an interruption continues.
 # One BLAS thread per process: on a shared machine two-threaded OpenBLAS was up to 28x slower.

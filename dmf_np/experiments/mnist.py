@@ -376,6 +376,29 @@ def aggregate(rd: RunDir, opts: Options) -> dict:
     return metrics
 
 
+def paired_differences(metrics: dict, reading: str, a: str, b: str) -> dict:
+    """Model ``a``'s test error minus model ``b``'s, seed by seed, from aggregated metrics.
+
+    The models of one seed share the data order, damage masks and seeds of every draw, so the
+    difference per seed removes what the seeds share. Returns {input: {level: {"mean", "std" (ddof
+    1), "a_better" (seeds where a's error is lower), "seeds"}}}; a cell where either model misses
+    a seed is left out (the values could not be paired).
+    """
+    table = metrics["readings"][reading]["table"]
+    out = {}
+    for condition, by_model in table.items():
+        for level, cell_a in by_model[a].items():
+            cell_b = by_model[b].get(level)
+            if cell_b is None or cell_a["seeds"] != cell_b["seeds"] or cell_a["seeds"] < len(
+                    metrics["protocol"]["seeds"]):
+                continue
+            d = np.asarray(cell_a["values"]) - np.asarray(cell_b["values"])
+            out.setdefault(condition, {})[level] = {
+                "mean": float(d.mean()), "std": float(d.std(ddof=1)) if d.size > 1 else 0.0,
+                "a_better": int((d < 0).sum()), "seeds": int(d.size)}
+    return out
+
+
 def _val(result):
     return None if result is None or "final" not in result else result["final"]["val_error"]
 
@@ -393,4 +416,4 @@ def with_overrides(preset: Preset, **changes) -> Preset:
 
 
 __all__ = ["MODELS", "PAPER_TABLE1", "PRESETS", "Preset", "Options", "run_experiment", "aggregate",
-           "run_unit", "tune", "readings", "train_conditions", "MnistHalves", "Split", "WHENS"]
+           "run_unit", "tune", "readings", "paired_differences", "train_conditions", "MnistHalves", "Split", "WHENS"]

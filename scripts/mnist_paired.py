@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Seed-by-seed (paired) differences between the models of a finished MNIST run.
+
+    python scripts/mnist_paired.py runs/mnist-paper5 [--reading pixels_traintest]
+
+Prints, for DMF against IMF and against EMF, the mean ± std over seeds of DMF's test error minus
+the other's, and in how many seeds DMF's error was lower; then whether DMF's training loss was the
+highest of the three at every epoch in every seed (Fig. 4's claim, unit by unit).
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dmf_np.experiments.mnist import MODELS, paired_differences  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("run", type=Path, help="a run directory of `python -m dmf_np reproduce table1|fig4`")
+    p.add_argument("--reading", default=None, help="e.g. pixels_traintest (default: the run's own)")
+    args = p.parse_args(argv)
+    path = args.run / "metrics.json"
+    if not path.is_file():
+        print(f"error: {path} not found; is {args.run} a finished run directory?", file=sys.stderr)
+        return 2
+    metrics = json.loads(path.read_text())
+    damage = metrics["protocol"]["damage"]
+    reading = args.reading or f"{damage['kind']}_{damage['when'].replace('+', '')}"
+    if reading not in metrics["readings"]:
+        print(f"error: no reading {reading!r}; the run has {sorted(metrics['readings'])}", file=sys.stderr)
+        return 2
+    for other in ("imf", "emf"):
+        diffs = paired_differences(metrics, reading, "dmf", other)
+        for condition, by_level in diffs.items():
+            cells = "  ".join(f"{lv}%: {c['mean']:+.2f} ± {c['std']:.2f} (DMF lower in {c['a_better']}/{c['seeds']})"
+                              for lv, c in by_level.items())
+            print(f"DMF - {other.upper()}, {condition}: {cells}")
+    curves_ok = []
+    units = args.run / "units"
+    for result in sorted(units.glob("*/dmf/seed*/lr*/result.json")):
+        cond, seed, lr = result.parts[-5], result.parts[-3], result.parts[-2]
+        others = [units / cond / m / seed / lr / "result.json" for m in MODELS if m != "dmf"]
+        if not all(o.is_file() for o in others):
+            continue
+        losses = {m: json.loads((units / cond / m / seed / lr / "result.json").read_text())["history"]["train_loss"]
+                  for m in MODELS}
+        below = [ep + 1 for ep, (d, e, i) in enumerate(zip(losses["dmf"], losses["emf"], losses["imf"]))
+                 if d < max(e, i)]
+        curves_ok.append(not below)
+        if below:
+            print(f"  {cond}/{seed}/{lr}: DMF's training loss not the highest in epoch(s) {below}")
+    print(f"DMF's training loss the highest of the three at every epoch: {sum(curves_ok)} of {len(curves_ok)} "
+          "(condition, seed, rate) units where all three models finished")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
