@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 python3 -m dmf_np reproduce table1 --preset paper --seeds 5 --out runs/mnist-paper5 --figures figures --no-progress "$@"
+python3 scripts/mnist_paired.py runs/mnist-paper5 --json figures/table1_paired.json
 # the committed region run used the paper preset's five-rate grid (the quick preset's default has three)
 python3 -m dmf_np reproduce table1 --preset quick --damage-kind region --lr-grid 0.03,0.1,0.3,1,3 \
     --out runs/mnist-quick-region --no-progress "$@"

@@ -82,7 +82,7 @@ def test_paired_differences_are_per_seed_and_the_script_reads_a_run(finished, ca
 
     script = Path(__file__).resolve().parents[1] / "scripts" / "mnist_paired.py"
     old_argv = sys.argv
-    sys.argv = [str(script), str(out)]
+    sys.argv = [str(script), str(out), "--json", str(out / "paired.json")]
     try:
         with pytest.raises(SystemExit) as done:
             runpy.run_path(str(script), run_name="__main__")
@@ -91,6 +91,9 @@ def test_paired_differences_are_per_seed_and_the_script_reads_a_run(finished, ca
     assert done.value.code == 0
     printed = capsys.readouterr().out
     assert "DMF - IMF, left+right: 0%:" in printed and "training loss the highest" in printed
+    saved = json.loads((out / "paired.json").read_text())
+    assert saved["differences"]["dmf-imf"] == json.loads(json.dumps(diffs))
+    assert saved["test_error_per_seed"]["left+right"]["dmf"]["0"] == table["left+right"]["dmf"]["0"]["values"]
 
 
 def test_pretraining_and_learning_happen(finished, tmp_path):

@@ -184,3 +184,23 @@ def test_paired_exploring_run_on_fake_data(tmp_path):
         W.run_table2(data_dir, tmp_path / "run2", **{**kw, "items": "both"})
     with pytest.raises(ValueError, match="did not test single/cosine-raw"):
         W.criterion_view(m1, "single", "cosine-raw")
+
+
+def test_unimodal_reference_script_on_fake_data(tmp_path, monkeypatch, capsys):
+    """scripts/wiki_unimodal.py: within-modality mAP and classifier accuracy, per split."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("wiki_unimodal", Path(__file__).resolve().parents[1]
+                                                  / "scripts" / "wiki_unimodal.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    d = tmp_path / "wiki"
+    d.mkdir()
+    _fake_wiki(d, 2173, 693)
+    scores = script.unimodal_scores(load_wiki(d, verify_checksums=False), splits=2, seed=0)
+    for name in ("image", "text"):  # random features: near chance (10 categories)
+        assert len(scores[name]["map"]) == 2 and all(0.05 < m < 0.2 for m in scores[name]["map"])
+        assert all(0 <= a < 30 for a in scores[name]["accuracy"])
+    monkeypatch.delenv("DMF_WIKI_DIR", raising=False)
+    assert script.main([]) == 2 and "--wiki-dir" in capsys.readouterr().err
+    assert script.main(["--wiki-dir", str(tmp_path / "nowhere")]) == 2

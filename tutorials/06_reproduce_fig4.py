@@ -89,6 +89,11 @@ damage, seed = DamageSpec("pixels", "train+test"), 0
 if REAL:
     preset = experiment.PRESETS["quick"]
     run_dir = Path(os.environ.get("DMF_TUTORIAL_RUN_DIR", ROOT / "runs" / "mnist-quick-pixels_traintest-seed0"))
+    if "DMF_TUTORIAL_RUN_DIR" in os.environ and not (run_dir / "config.json").is_file():
+        # a run named explicitly must exist: starting a quick run in its place would take its name
+        raise SystemExit(f"DMF_TUTORIAL_RUN_DIR={run_dir} holds no run (no config.json); make it first "
+                         "(e.g. the first command of scripts/mnist_paper.sh for runs/mnist-paper5), or "
+                         "unset DMF_TUTORIAL_RUN_DIR to train the quick preset here")
     if (run_dir / "config.json").is_file():  # an existing run (any preset): read it under its own protocol
         protocol = json.loads((run_dir / "config.json").read_text())["protocol"]
         preset = experiment.Preset(**{k: tuple(v) if isinstance(v, list) else v for k, v in protocol["preset"].items()})

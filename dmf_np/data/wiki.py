@@ -1,6 +1,6 @@
 """The Wiki image-text data set (Rasiwasia et al. 2010) from its pre-computed features.
 
-The loader takes a directory holding the publicly redistributed files (see the data README):
+The loader takes a directory holding the publicly redistributed files (docs/generative.md, "Data"):
 ``raw_features.mat`` (I_tr 2173x128 / I_te 693x128 SIFT bag-of-words histograms, T_tr / T_te 10-topic
 LDA proportions), ``trainset_txt_img_cat.list`` / ``testset_txt_img_cat.list`` (text id, image id,
 category 1..10, in the rows' order) and ``categories.list``. The project commits none of them.
