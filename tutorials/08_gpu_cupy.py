@@ -227,3 +227,9 @@ for batch in BATCHES:
 #   the numbers agree to rounding (the printed relative differences). The test suite runs the
 #   same check on every backend through its `xp` fixture.
 # * On a machine without a GPU, `cupy_status()` says why, and every GPU step is skipped cleanly.
+# * Code that only the GPU runs is still tested where there is no GPU: `tests/cupy_standin.py` is a
+#   stand-in for CuPy that computes with NumPy but refuses what CuPy refuses. It rejects a NumPy
+#   array mixed into device work and `numpy.asarray` of a device array, and it returns 0-d arrays
+#   from reductions. Every backend-parametrised test also runs on it. A host array that slips into
+#   device code therefore fails on any machine, before it first meets a GPU. It cannot check
+#   CuPy's numerics or speed; the cells above, on a real GPU, do that.
