@@ -49,9 +49,11 @@ def test_fine_tuning_on_the_device_checkpoints_and_resumes(device_xp, tmp_path):
     arrays, meta = load_checkpoint(ckpt)  # a checkpoint holds host arrays
     assert meta["epoch"] == 2 and all(isinstance(a, np.ndarray) for a in arrays.values())
     resumed, h_res = run(4, ckpt, init_seed=123)
-    assert h_res["train_loss"] == h_full["train_loss"]
+    # bit for bit on the stand-in (NumPy underneath); a GPU promises the same result only to rounding
+    rtol = 0.0 if device_xp.__name__ == "cupy_standin" else 1e-5
+    np.testing.assert_allclose(h_res["train_loss"], h_full["train_loss"], rtol=rtol)
     for k in full:
-        np.testing.assert_array_equal(backend.to_host(full[k]), backend.to_host(resumed[k]))
+        np.testing.assert_allclose(backend.to_host(resumed[k]), backend.to_host(full[k]), rtol=rtol, atol=rtol)
     assert mean_loss(full, xs, y, arch) < 1.0 and 0 <= error_rate(full, xs, y, arch) <= 100
 
 
