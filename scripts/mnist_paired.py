@@ -46,23 +46,24 @@ def main(argv=None) -> int:
             cells = "  ".join(f"{lv}%: {c['mean']:+.2f} ± {c['std']:.2f} (DMF lower in {c['a_better']}/{c['seeds']})"
                               for lv, c in by_level.items())
             print(f"DMF - {other.upper()}, {condition}: {cells}")
-    curves_ok = []
     units = args.run / "units"
+    highest = report["dmf_loss_highest"]
     for result in sorted(units.glob("*/dmf/seed*/lr*/result.json")):
         cond, seed, lr = result.parts[-5], result.parts[-3], result.parts[-2]
-        others = [units / cond / m / seed / lr / "result.json" for m in MODELS if m != "dmf"]
-        if not all(o.is_file() for o in others):
+        paths = {m: units / cond / m / seed / lr / "result.json" for m in MODELS}
+        if not all(p.is_file() for p in paths.values()):
             continue
-        losses = {m: json.loads((units / cond / m / seed / lr / "result.json").read_text())["history"]["train_loss"]
-                  for m in MODELS}
+        runs = {m: json.loads(p.read_text()) for m, p in paths.items()}
+        if not all("history" in r for r in runs.values()):  # a diverged tuning unit has no curve
+            continue
+        losses = {m: r["history"]["train_loss"] for m, r in runs.items()}
         below = [ep + 1 for ep, (d, e, i) in enumerate(zip(losses["dmf"], losses["emf"], losses["imf"]))
                  if d < max(e, i)]
-        curves_ok.append(not below)
-        report["dmf_loss_highest"][f"{cond}/{seed}/{lr}"] = not below
+        highest[f"{cond}/{seed}/{lr}"] = not below
         if below:
             print(f"  {cond}/{seed}/{lr}: DMF's training loss not the highest in epoch(s) {below}")
-    print(f"DMF's training loss the highest of the three at every epoch: {sum(curves_ok)} of {len(curves_ok)} "
-          "(condition, seed, rate) units where all three models finished")
+    print(f"DMF's training loss the highest of the three at every epoch: {sum(highest.values())} of "
+          f"{len(highest)} (condition, seed, rate) units where all three models finished")
     if args.json is not None:
         from dmf_np.io import atomic_write_json  # noqa: PLC0415
 

@@ -5,6 +5,9 @@ CuPy cases skip, with the reason, where CuPy is not installed or no GPU is avail
 (tests/cupy_standin.py) runs everywhere: NumPy underneath, but as strict as CuPy about host and
 device arrays, so the CuPy code paths are exercised on machines without a GPU.
 """
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -36,3 +39,15 @@ def device_xp(request, monkeypatch):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def script():
+    """load(name) -> the module of scripts/<name>.py, so a test can call its functions and main()."""
+    def load(name):
+        path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load

@@ -401,8 +401,7 @@ class _Namespace(types.ModuleType):
         if name.startswith("__") or name in _NOT_IN_CUPY:
             raise AttributeError(f"module 'cupy' has no attribute {name!r} (CuPy stand-in)")
         value = getattr(self._source, name)
-        if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, np.ufunc)) or (
-                callable(value) and type(value).__name__ == "_ArrayFunctionDispatcher"):
+        if callable(value) and not isinstance(value, type):  # functions and ufuncs, not dtypes
             return _device_function(value)
         return value  # dtypes, constants, numpy scalar types (CuPy re-exports NumPy's)
 

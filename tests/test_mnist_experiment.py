@@ -1,6 +1,5 @@
 """The section 4.1 pipeline end to end on small generated digits: files, determinism, resume, CLI."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,7 +67,7 @@ def test_pipeline_writes_config_metrics_and_figures(finished, tmp_path):
     assert metrics["readings"]["region_test"]["curves"] is None
 
 
-def test_paired_differences_are_per_seed_and_the_script_reads_a_run(finished, capsys):
+def test_paired_differences_are_per_seed_and_the_script_reads_a_run(finished, capsys, script):
     out, metrics = finished
     diffs = E.paired_differences(metrics, "pixels_traintest", "dmf", "imf")
     table = metrics["readings"]["pixels_traintest"]["table"]
@@ -77,18 +76,7 @@ def test_paired_differences_are_per_seed_and_the_script_reads_a_run(finished, ca
             d = np.subtract(table[cond]["dmf"][level]["values"], table[cond]["imf"][level]["values"])
             assert cell["seeds"] == 2 and cell["mean"] == pytest.approx(d.mean())
             assert cell["std"] == pytest.approx(d.std(ddof=1)) and cell["a_better"] == int((d < 0).sum())
-    import runpy
-    import sys
-
-    script = Path(__file__).resolve().parents[1] / "scripts" / "mnist_paired.py"
-    old_argv = sys.argv
-    sys.argv = [str(script), str(out), "--json", str(out / "paired.json")]
-    try:
-        with pytest.raises(SystemExit) as done:
-            runpy.run_path(str(script), run_name="__main__")
-    finally:
-        sys.argv = old_argv
-    assert done.value.code == 0
+    assert script("mnist_paired").main([str(out), "--json", str(out / "paired.json")]) == 0
     printed = capsys.readouterr().out
     assert "DMF - IMF, left+right: 0%:" in printed and "training loss the highest" in printed
     saved = json.loads((out / "paired.json").read_text())

@@ -186,14 +186,9 @@ def test_paired_exploring_run_on_fake_data(tmp_path):
         W.criterion_view(m1, "single", "cosine-raw")
 
 
-def test_unimodal_reference_script_on_fake_data(tmp_path, monkeypatch, capsys):
+def test_unimodal_reference_script_on_fake_data(tmp_path, monkeypatch, capsys, script):
     """scripts/wiki_unimodal.py: within-modality mAP and classifier accuracy, per split."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("wiki_unimodal", Path(__file__).resolve().parents[1]
-                                                  / "scripts" / "wiki_unimodal.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = script("wiki_unimodal")
     d = tmp_path / "wiki"
     d.mkdir()
     _fake_wiki(d, 2173, 693)
