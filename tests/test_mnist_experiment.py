@@ -5,26 +5,11 @@ import numpy as np
 import pytest
 
 from dmf_np.data.damage import DamageSpec
-from dmf_np.data.mnist import Mnist
+from dmf_np.data.synthetic import fake_digits
 from dmf_np.experiments import cli
 from dmf_np.experiments import mnist as E
 from dmf_np.experiments.rundir import ConfigMismatch, RunDir
 from dmf_np.plots import table1_markdown
-
-
-def fake_digits(n_train=420, n_val=120, n_test=120, seed=0) -> Mnist:
-    """MNIST-shaped uint8 images: a blurry class template per digit plus noise (learnable, both halves informative)."""
-    rng = np.random.default_rng(seed)
-    templates = (rng.random((10, 28, 28)) < 0.25).astype(float)
-    templates = (templates + np.roll(templates, 1, 1) + np.roll(templates, 1, 2)) / 3
-
-    def draw(n):
-        y = rng.integers(0, 10, n)
-        x = 200 * templates[y] + rng.normal(0, 40, (n, 28, 28))
-        return np.clip(x, 0, 255).astype(np.uint8).reshape(n, 784), y.astype(np.int64)
-
-    (tr, ytr), (te, yte) = draw(n_train + n_val), draw(n_test)
-    return Mnist(tr, ytr, te, yte, source="generated", n_val=n_val)
 
 
 def tiny_opts(**changes):

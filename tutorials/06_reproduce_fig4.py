@@ -51,7 +51,8 @@ FIGURES = Path(os.environ.get("DMF_FIGURES_DIR", ROOT / "figures"))
 import numpy as np
 
 from dmf_np.data.damage import DamageSpec
-from dmf_np.data.mnist import Mnist, MnistNotFound, load_mnist
+from dmf_np.data.mnist import MnistNotFound, load_mnist
+from dmf_np.data.synthetic import fake_digits
 from dmf_np.experiments import mnist as experiment
 from dmf_np.plots import fig4_data, plot_fig4
 
@@ -63,21 +64,6 @@ from dmf_np.plots import fig4_data, plot_fig4
 # one blurry random template per class plus pixel noise, so both halves carry class information.
 
 # %%
-def generated_digits(n_train=420, n_val=120, n_test=120, seed=0) -> Mnist:
-    """MNIST-shaped uint8 images (NOT digits): a blurred random template per class plus noise."""
-    rng = np.random.default_rng(seed)
-    templates = (rng.random((10, 28, 28)) < 0.25).astype(float)
-    templates = (templates + np.roll(templates, 1, 1) + np.roll(templates, 1, 2)) / 3
-
-    def draw(n):
-        y = rng.integers(0, 10, n)
-        x = 200 * templates[y] + rng.normal(0, 40, (n, 28, 28))
-        return np.clip(x, 0, 255).astype(np.uint8).reshape(n, 784), y.astype(np.int64)
-
-    (tr, y_tr), (te, y_te) = draw(n_train + n_val), draw(n_test)
-    return Mnist(tr, y_tr, te, y_te, source="generated stand-in images", n_val=n_val)
-
-
 mnist, why_not = None, None
 if not FAST:
     try:
@@ -103,7 +89,7 @@ else:
     print("using generated stand-in images:", "fast mode" if FAST else why_not)
     # the tiny preset (small hidden layers), with smaller minibatches so that a few epochs learn something
     n_train, n_val, n_test = (300, 100, 100) if FAST else (2000, 500, 500)
-    mnist = generated_digits(n_train, n_val, n_test)
+    mnist = fake_digits(n_train, n_val, n_test, source="generated stand-in images")
     preset = experiment.with_overrides(experiment.PRESETS["tiny"], n_train=n_train, n_val=n_val, n_test=n_test,
                                        batch_size=20, lr_grid=(0.1,) if FAST else (0.03, 0.1),
                                        finetune_epochs=3 if FAST else 10, seeds=1 if FAST else 2)
