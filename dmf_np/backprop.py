@@ -14,9 +14,9 @@ the paper's (n_out, n_in) orientation, ``delta @ W^{x->s}_l`` is exactly the pap
 
 Learning paths (Fig. 2). Eq. 5 splits dE/dh^x_l into a *modality* term, which arrives through the
 modality layer above (h^x_{l+1}), and a *shared* term, which arrives through the shared layer of the
-same unit (s_l; the cross-modal term of Eq. 7). :func:`backward` can return the two separately for
-every modality activation and every parameter; they sum to the total. It can also *cut* chosen
-paths, for ablations:
+same unit (s_l; the cross-modal term of Eq. 7). :func:`dmf_np.learning_paths.learning_paths` returns
+the two separately for every modality activation and every parameter. :func:`backward` can *cut*
+chosen paths, for ablations:
 
 * ``("shared", m, l)``    drop the Eq. 7 term into h^m_l (the error from s_l into modality m)
 * ``("modality", m, l)``  drop the first term of Eq. 5 into h^m_l (the error from h^m_{l+1})
@@ -27,13 +27,15 @@ m may be the modality's index or name. A cut path contributes zero everywhere be
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .backend import array_module
-from .fusion import Architecture, Forward, forward
-from .layers import (affine_backward, buffer_or_none, sigmoid_backward, softmax_cross_entropy,
+from .checks import check_labels, check_modalities, check_params
+from .fusion import B_OUT, W_OUT, Architecture, Forward, forward
+from .layers import (NO_WORKSPACE, affine_backward, sigmoid_backward, softmax_cross_entropy,
                      softmax_cross_entropy_backward)
 
-PATHS = ("modality", "shared")
+PATHS = ("modality", "shared")  # the two terms of Eq. 5, named by the layer the error comes through
 
 
 # --- the equations ---------------------------------------------------------------------------
@@ -114,19 +116,11 @@ class Backward:
     grads: dE/dtheta for every parameter, keyed like the parameters.
     dh[(m, l)]: dE/dh^m_l (N, n_l), for every modality layer that received error (inputs, l = 1,
         only when asked for). ds[l]: dE/ds_l (N, |s_l|).
-    dh_paths[(m, l)]: {"modality": Eq. 5's first term, "shared": its second (Eq. 7)}, each an array
-        (zeros where the path is absent or cut); only when paths=True.
-    grad_paths: {"modality": {key: ...}, "shared": {key: ...}}: each parameter's gradient split by
-        the Eq. 5 term that carried the error into the layer it feeds; parameters of shared layers
-        and of the classifier receive error through one path only, all of it counted as "shared".
-        grad_paths["modality"][k] + grad_paths["shared"][k] == grads[k]. Only when paths=True.
     """
 
     grads: dict
     dh: dict
     ds: dict
-    dh_paths: dict | None = None
-    grad_paths: dict | None = None
 
 
 def normalize_cuts(cut, arch: Architecture) -> frozenset:
@@ -163,131 +157,108 @@ def cross_modal_cuts(arch: Architecture) -> tuple:
     return tuple(("shared", m, l) for l in arch.fusion_levels() if 2 <= l < arch.L for m in range(arch.M))
 
 
-def backward(params: dict, fw: Forward, dE_dtop, cut=(), paths=False, input_grads=False,
-             workspace=None) -> Backward:
-    """Back-propagate dE/ds_L (from any head) through the fusion graph of ``fw.arch``.
+def shared_layer_inputs(arch: Architecture, fw: Forward, l: int) -> list:
+    """(weight key, input activation) for every edge into s_l: (W^{m->s}_l, h^m_l)..., (W^s_{l-1}, s_{l-1})."""
+    edges = [(arch.W_fuse(m, l), fw.h[(m, l)]) for m in range(arch.M)] if l in arch.fusion_levels() else []
+    return edges + ([(arch.W_sh(l - 1), fw.s[l - 1])] if arch.has_shared_chain(l) else [])
+
+
+def backward(params: dict, fw: Forward, dE_dtop, cut=(), input_grads=False, workspace=NO_WORKSPACE) -> Backward:
+    """Back-propagate dE/ds_L (from any head) through the fusion graph of ``fw.arch``: Eqs. 5-8.
 
     Walks the units from the top, l = L .. 1. At each level it first finishes the shared layer
     (Eq. 6 brings its error from s_{l+1}), then each modality layer (Eq. 5 = Eq. 2 term + Eq. 7
     term). dE_dtop: (N, |s_L|). Returns a :class:`Backward`; see the module docstring for ``cut``.
     ``workspace``: a :class:`dmf_np.layers.Workspace` whose buffers receive every error, delta and
-    gradient (no allocation; valid until its next use). Ignored when ``paths`` is True.
+    gradient (the training loop's; the results are valid until its next use). The default allocates.
     """
-    arch = fw.arch
-    cuts = normalize_cuts(cut, arch)
-    xp = array_module(dE_dtop)
-    ws = None if paths else workspace
-    n = dE_dtop.shape[0]
+    arch, cuts, xp = fw.arch, normalize_cuts(cut, fw.arch), array_module(dE_dtop)
     grads, dh, ds, delta_h = {}, {}, {}, {}
-    dh_paths = {} if paths else None
-    gp = {p: {} for p in PATHS} if paths else None
 
-    def buf(name, shape):  # a workspace buffer like dE_dtop, or None: allocate
-        return buffer_or_none(ws, name, shape, dE_dtop)
-
-    def grad_buf(key):
-        return buf(("grad", key), params[key].shape)
+    def buf(name, shape):  # where a result goes: a workspace buffer, or None (allocate)
+        return workspace.buffer(name, shape, dE_dtop)
 
     delta_s_next = None
     for l in range(arch.L, 0, -1):
-        delta_s = None
-        if l in arch.shared_levels():
-            size = (n, arch.shared_sizes[l - 1])
-            # dE/ds_l: from the head at the top, else Eq. 6 through s_{l+1}
-            if l == arch.L:
-                ds[l] = dE_dtop
-            elif delta_s_next is not None and arch.has_shared_chain(l + 1) and ("chain", l) not in cuts:
-                ds[l] = grad_shared_activation(delta_s_next, params[f"W^s_{l}"], out=buf(("ds", l), size))
-            if l in ds:
-                delta_s = sigmoid_backward(ds[l], fw.s[l], out=buf(("delta_s", l), size))
-                grads[f"b^s_{l}"] = xp.sum(delta_s, axis=0, out=grad_buf(f"b^s_{l}"))
-                if arch.has_shared_chain(l):
-                    grads[f"W^s_{l - 1}"] = xp.matmul(delta_s.T, fw.s[l - 1], out=grad_buf(f"W^s_{l - 1}"))
-                if l in arch.fusion_levels():
-                    for m, name in enumerate(arch.names):
-                        key = f"W^{{{name}->s}}_{l}"
-                        grads[key] = xp.matmul(delta_s.T, fw.h[(m, l)], out=grad_buf(key))
-        for m, name in enumerate(arch.names):
+        # the shared layer s_l: dE/ds_l from the head at the top, else Eq. 6 through s_{l+1}
+        delta_s, n_s = None, (len(dE_dtop), arch.shared_sizes[l - 1])
+        if l == arch.L:
+            ds[l] = dE_dtop
+        elif delta_s_next is not None and arch.has_shared_chain(l + 1) and ("chain", l) not in cuts:
+            ds[l] = grad_shared_activation(delta_s_next, params[arch.W_sh(l)], out=buf(("ds", l), n_s))
+        if l in ds:
+            delta_s = sigmoid_backward(ds[l], fw.s[l], out=buf(("delta_s", l), n_s))   # dE/dM_l
+            grads[arch.b_sh(l)] = xp.sum(delta_s, axis=0, out=buf(("grad", arch.b_sh(l)), n_s[1:]))
+            for key, x in shared_layer_inputs(arch, fw, l):
+                grads[key] = xp.matmul(delta_s.T, x, out=buf(("grad", key), params[key].shape))
+        # each modality layer h^m_l: Eq. 5 = (error through h^m_{l+1}, Eq. 2) + (through s_l, Eq. 7)
+        for m in range(arch.M):
             if l not in arch.modality_levels() or (l == 1 and not input_grads):
                 continue
-            size = (n, arch.modality_sizes[m][l - 1])
-            mod_term = sh_term = None
+            n_h = (len(dE_dtop), arch.modality_sizes[m][l - 1])
+            via_modality = via_shared = None
             if (m, l + 1) in delta_h and ("modality", m, l) not in cuts:
-                mod_term = grad_via_modality_path(delta_h[(m, l + 1)], params[f"W^{name}_{l}"],
-                                                  out=buf(("dh", m, l), size))
+                via_modality = grad_via_modality_path(delta_h[(m, l + 1)], params[arch.W_mod(m, l)],
+                                                      out=buf(("dh_modality", m, l), n_h))
             if delta_s is not None and l in arch.fusion_levels() and ("shared", m, l) not in cuts:
-                sh_term = grad_via_shared_path(delta_s, params[f"W^{{{name}->s}}_{l}"],
-                                               out=buf(("dh_shared", m, l), size))
-            total = grad_modality_activation(mod_term, sh_term, out=mod_term if ws is not None else None)
-            if total is None:
+                via_shared = grad_via_shared_path(delta_s, params[arch.W_fuse(m, l)], out=buf(("dh_shared", m, l), n_h))
+            if via_modality is None and via_shared is None:
                 continue
-            dh[(m, l)] = total
-            if paths:
-                zeros = xp.zeros_like(total)
-                dh_paths[(m, l)] = {"modality": zeros if mod_term is None else mod_term,
-                                    "shared": zeros if sh_term is None else sh_term}
+            dh[(m, l)] = grad_modality_activation(via_modality, via_shared, out=buf(("dh", m, l), n_h))
             if l == 1:
-                continue
-            delta = sigmoid_backward(total, fw.h[(m, l)], out=buf(("delta_h", m, l), size))
-            delta_h[(m, l)] = delta
-            w_key, b_key = f"W^{name}_{l - 1}", f"b^{name}_{l}"
-            _, grads[w_key], grads[b_key] = affine_backward(delta, fw.h[(m, l - 1)], None, need_dx=False,
-                                                            out=(None, grad_buf(w_key), grad_buf(b_key)))
-            if paths:
-                for p in PATHS:
-                    d_p = sigmoid_backward(dh_paths[(m, l)][p], fw.h[(m, l)])
-                    gp[p][f"W^{name}_{l - 1}"] = d_p.T @ fw.h[(m, l - 1)]
-                    gp[p][f"b^{name}_{l}"] = d_p.sum(axis=0)
+                continue  # an input: no weights below it
+            delta_h[(m, l)] = sigmoid_backward(dh[(m, l)], fw.h[(m, l)], out=buf(("delta_h", m, l), n_h))
+            W, b = arch.W_mod(m, l - 1), arch.b_mod(m, l)
+            _, grads[W], grads[b] = affine_backward(delta_h[(m, l)], fw.h[(m, l - 1)], None, need_dx=False,
+                                                    out=(None, buf(("grad", W), params[W].shape), buf(("grad", b), n_h[1:])))
         delta_s_next = delta_s
-    # parameters that no error reached (every path into them cut) get zero gradients
-    for key, value in params.items():
-        if key not in grads and key not in ("W^out", "b^out"):
-            zeros = grad_buf(key)
-            grads[key] = xp.zeros_like(value) if zeros is None else _fill_zero(zeros)
-    if paths:
-        for key in grads:
-            if key not in gp["modality"]:
-                gp["shared"][key] = grads[key]
-                gp["modality"][key] = xp.zeros_like(grads[key])
-    return Backward(grads, dh, ds, dh_paths, gp)
+    for key, value in params.items():  # parameters no error reached (every path into them cut)
+        if key not in grads and key not in (W_OUT, B_OUT):
+            grads[key] = xp.zeros_like(value)
+    return Backward(grads, dh, ds)
 
 
-def _fill_zero(a):
-    a.fill(0)
-    return a
+class HeadGrads(NamedTuple):
+    """The classifier head's share of the backward pass (:func:`classifier_loss`)."""
+
+    loss: object    # E, the mean cross-entropy (a 0-d array)
+    dW_out: object  # dE/dW^out: (n_classes, |s_L|)
+    db_out: object  # dE/db^out: (n_classes,)
+    d_top: object   # dE/ds_L: (N, |s_L|), where :func:`backward` starts
 
 
-def classifier_loss(params: dict, fw: Forward, labels, workspace=None):
-    """Softmax cross-entropy of the classifier on s_L: (E, dE/dW^out, dE/db^out, dE/ds_L).
+def classifier_loss(params: dict, fw: Forward, labels, workspace=NO_WORKSPACE) -> HeadGrads:
+    """Softmax cross-entropy of the classifier on s_L (Fig. 3, left) and its gradients.
 
     ``workspace``: optional :class:`dmf_np.layers.Workspace` for the three gradients.
     """
     loss, probs = softmax_cross_entropy(fw.logits, labels)
     dlogits = softmax_cross_entropy_backward(probs, labels)
-    W = params["W^out"]
-    out = (buffer_or_none(workspace, ("ds", fw.arch.L), fw.top.shape, dlogits),
-           buffer_or_none(workspace, ("grad", "W^out"), W.shape, dlogits),
-           buffer_or_none(workspace, ("grad", "b^out"), params["b^out"].shape, dlogits))
+    W = params[W_OUT]
+    out = (workspace.buffer(("ds", fw.arch.L), fw.top.shape, dlogits),
+           workspace.buffer(("grad", W_OUT), W.shape, dlogits),
+           workspace.buffer(("grad", B_OUT), params[B_OUT].shape, dlogits))
     d_top, dW, db = affine_backward(dlogits, fw.top, W, out=out)
-    return loss, dW, db, d_top
+    return HeadGrads(loss, dW, db, d_top)
 
 
-def loss_and_grads(params: dict, xs, labels, arch: Architecture, cut=(), paths=False, input_grads=False,
-                   workspace=None):
+def loss_and_grads(params: dict, xs, labels, arch: Architecture, cut=(), input_grads=False,
+                   workspace=NO_WORKSPACE, check: bool = True):
     """The discriminative variant end to end: forward, cross-entropy, backward. Returns (E, Backward).
 
+    xs: list of M arrays (N, n^m_1); labels: (N,) integers in [0, n_classes). ``check=False`` skips
+    validating the inputs, labels and parameters (for a training loop that validated them once).
     ``workspace``: a :class:`dmf_np.layers.Workspace` reused from call to call (the training loop's):
     activations, errors and gradients are then written into its buffers instead of fresh arrays, and
-    the returned arrays are overwritten by the next call with it. Not used when ``paths`` is True.
+    the returned arrays are overwritten by the next call with it.
     """
-    ws = None if paths else workspace
-    fw = forward(params, xs, arch, workspace=ws)
-    loss, dW, db, d_top = classifier_loss(params, fw, labels, workspace=ws)
-    bw = backward(params, fw, d_top, cut=cut, paths=paths, input_grads=input_grads, workspace=ws)
-    bw.grads["W^out"], bw.grads["b^out"] = dW, db
-    if paths:
-        for key, g in (("W^out", dW), ("b^out", db)):
-            bw.grad_paths["shared"][key] = g
-            bw.grad_paths["modality"][key] = array_module(g).zeros_like(g)
+    if check:
+        check_modalities(xs, arch)
+        check_params(params, arch)
+        check_labels(labels, xs[0].shape[0], arch.n_classes)
+    fw = forward(params, xs, arch, check=False, workspace=workspace)
+    head = classifier_loss(params, fw, labels, workspace=workspace)
+    bw = backward(params, fw, head.d_top, cut=cut, input_grads=input_grads, workspace=workspace)
+    bw.grads[W_OUT], bw.grads[B_OUT] = head.dW_out, head.db_out
     bw.grads = {k: bw.grads[k] for k in params}  # parameter order
-    return loss, bw
+    return head.loss, bw

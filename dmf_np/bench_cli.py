@@ -58,7 +58,7 @@ def gemm_shapes_finetune(arch: Architecture, batch: int) -> list:
     Per weight W (n_out, n_in): the forward product (B, n_in) @ (n_in, n_out), the weight gradient
     (n_out, B) @ (B, n_in), and, unless W reads an input layer, the error (B, n_out) @ (n_out, n_in).
     """
-    inputs = {f"W^{m}_1" for m in arch.names} | {f"W^{{{m}->s}}_1" for m in arch.names}
+    inputs = {arch.W_mod(m, 1) for m in range(arch.M)} | {arch.W_fuse(m, 1) for m in range(arch.M)}
     shapes = []
     for key, shape in arch.param_shapes().items():
         if not key.startswith("W"):
@@ -139,15 +139,15 @@ def torch_forward(torch, P, xs, arch):
     s = {}
     for l in range(1, arch.L + 1):
         if l >= 2 and l in arch.modality_levels():
-            for m, name in enumerate(arch.names):
-                h[(m, l)] = torch.sigmoid(F.linear(h[(m, l - 1)], P[f"W^{name}_{l - 1}"], P[f"b^{name}_{l}"]))
+            for m in range(arch.M):
+                h[(m, l)] = torch.sigmoid(F.linear(h[(m, l - 1)], P[arch.W_mod(m, l - 1)], P[arch.b_mod(m, l)]))
         if l in arch.shared_levels():
             terms = []
             if l in arch.fusion_levels():
-                terms += [(h[(m, l)], P[f"W^{{{name}->s}}_{l}"]) for m, name in enumerate(arch.names)]
+                terms += [(h[(m, l)], P[arch.W_fuse(m, l)]) for m in range(arch.M)]
             if arch.has_shared_chain(l):
-                terms.append((s[l - 1], P[f"W^s_{l - 1}"]))
-            a = F.linear(terms[0][0], terms[0][1], P[f"b^s_{l}"])
+                terms.append((s[l - 1], P[arch.W_sh(l - 1)]))
+            a = F.linear(terms[0][0], terms[0][1], P[arch.b_sh(l)])
             for x, W in terms[1:]:
                 a = a + F.linear(x, W)
             s[l] = torch.sigmoid(a)

@@ -31,12 +31,34 @@ import math
 import re
 from dataclasses import dataclass, field
 
+import numpy  # dtype logic only: CuPy arrays carry NumPy dtypes
+
 from . import backend
 from .checks import check_modalities
-from .layers import affine_forward, buffer_or_none, sigmoid
+from .layers import NO_WORKSPACE, affine_forward, sigmoid
 
 SCHEMES = ("emf", "imf", "dmf")
 _DEFAULT_NAMES = ("x", "y", "z")
+W_OUT, B_OUT = "W^out", "b^out"  # the classifier on s_L
+# W or b, an optional prime (decoder), then {m->s} / {s->m} / m / s / out, then _l
+_KEY_RE = re.compile(r"([Wb])(')?\^(?:\{([A-Za-z][A-Za-z0-9]*)->s\}|\{s->([A-Za-z][A-Za-z0-9]*)\}|([A-Za-z][A-Za-z0-9]*))(?:_(\d+))?")
+
+
+@dataclass(frozen=True)
+class ParamKey:
+    """A parameter key, parsed (:meth:`Architecture.parse_key`; :meth:`Architecture.key` builds it back).
+
+    weight: W (True) or b (False). edge: 'modality' (W^m_l: h^m_l -> h^m_{l+1}; b^m_l), 'fusion'
+    (W^{m->s}_l: h^m_l -> s_l), 'shared' (W^s_l: s_l -> s_{l+1}; b^s_l) or 'out' (the classifier).
+    m: modality index (None for shared and out); l: the level in the key (None for out);
+    decoder: a primed parameter of the generative variant's decoder.
+    """
+
+    weight: bool
+    edge: str
+    m: int | None
+    l: int | None
+    decoder: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,27 +142,98 @@ class Architecture:
         """Whether the edge s_{l-1} -> s_l exists (weight W^s_{l-1})."""
         return self.scheme != "imf" and 2 <= l <= self.L
 
-    # --- parameter names and shapes ----------------------------------------------------------
+    # --- parameter keys: built and parsed here, and nowhere else ----------------------------
+    def key(self, pk: "ParamKey") -> str:
+        """The dict key of a parameter, in the paper's notation (the inverse of :meth:`parse_key`).
+
+        ``W^x_1`` (h^x_1 -> h^x_2), ``b^x_2``, ``W^{x->s}_2`` (h^x_2 -> s_2), ``W^s_1`` (s_1 -> s_2),
+        ``b^s_2``, ``W^out``, ``b^out``; decoder parameters are primed: ``W'^x_1``, ``W'^{s->x}_2``,
+        ``W'^s_1``, ``b'^x_1``, ``b'^s_1`` (see :mod:`dmf_np.generative`).
+        """
+        letter = ("W" if pk.weight else "b") + ("'" if pk.decoder else "")
+        if pk.edge == "out":
+            return f"{letter}^out"
+        if pk.edge == "shared":
+            return f"{letter}^s_{pk.l}"
+        name = self.names[pk.m]
+        if pk.edge == "fusion":
+            return f"{letter}^{{s->{name}}}_{pk.l}" if pk.decoder else f"{letter}^{{{name}->s}}_{pk.l}"
+        return f"{letter}^{name}_{pk.l}"
+
+    def parse_key(self, key: str) -> "ParamKey":
+        """What a parameter key names: ``'W^{y->s}_2'`` -> ParamKey(weight=True, edge='fusion', m=1, l=2)."""
+        match = _KEY_RE.fullmatch(key)
+        if match is None:
+            raise ValueError(f"{key!r} is not a parameter key (e.g. 'W^x_1', 'W^{{x->s}}_2', 'W^s_1', 'b^s_2', 'W^out')")
+        letter, prime, to_s, from_s, plain, level = match.groups()
+        weight, decoder = letter == "W", prime == "'"
+        if plain == "out" and level is None:
+            return ParamKey(weight, "out", None, None, decoder)
+        if level is None:
+            raise ValueError(f"{key!r} has no level: parameter keys end in _<l>")
+        l, name = int(level), to_s or from_s or plain
+        if name == "s":
+            return ParamKey(weight, "shared", None, l, decoder)
+        if name not in self.names:
+            raise ValueError(f"{key!r} names modality {name!r}; this network's modalities are {self.names}")
+        edge = "fusion" if (to_s or from_s) else "modality"
+        if (edge == "fusion" and not weight) or (from_s and not decoder) or (to_s and decoder):
+            raise ValueError(f"{key!r} is not a parameter key of this network")
+        return ParamKey(weight, edge, self.names.index(name), l, decoder)
+
+    def W_mod(self, m: int, l: int, decoder: bool = False) -> str:
+        """Key of W^m_l, the weight h^m_l -> h^m_{l+1} (Eq. 4); decoder: W'^m_l, hhat^m_{l+1} -> hhat^m_l."""
+        return self.key(ParamKey(True, "modality", m, l, decoder))
+
+    def b_mod(self, m: int, l: int, decoder: bool = False) -> str:
+        """Key of b^m_l, the bias of h^m_l (decoder: b'^m_l, of hhat^m_l)."""
+        return self.key(ParamKey(False, "modality", m, l, decoder))
+
+    def W_fuse(self, m: int, l: int, decoder: bool = False) -> str:
+        """Key of W^{m->s}_l, the fusion weight h^m_l -> s_l (Eqs. 1, 3); decoder: W'^{s->m}_l."""
+        return self.key(ParamKey(True, "fusion", m, l, decoder))
+
+    def W_sh(self, l: int, decoder: bool = False) -> str:
+        """Key of W^s_l, the shared-chain weight s_l -> s_{l+1} (Eq. 3); decoder: W'^s_l."""
+        return self.key(ParamKey(True, "shared", None, l, decoder))
+
+    def b_sh(self, l: int, decoder: bool = False) -> str:
+        """Key of b^s_l, the bias of s_l (decoder: b'^s_l, of shat_l)."""
+        return self.key(ParamKey(False, "shared", None, l, decoder))
+
+    def destination(self, key: str) -> str:
+        """The layer a weight feeds: 'W^x_1' -> 'h^x_2', 'W^{x->s}_2' -> 's_2', 'W^s_1' -> 's_2',
+        'W^out' -> 'out'; decoder weights: 'W'^x_1' and 'W'^{s->x}_1' -> 'hhat^x_1', 'W'^s_1' -> 'shat_1'."""
+        pk = self.parse_key(key)
+        if pk.edge == "out":
+            return "out"
+        if pk.decoder:
+            return f"shat_{pk.l}" if pk.edge == "shared" else f"hhat^{self.names[pk.m]}_{pk.l}"
+        if pk.edge == "fusion":
+            return f"s_{pk.l}"
+        return f"s_{pk.l + 1}" if pk.edge == "shared" else f"h^{self.names[pk.m]}_{pk.l + 1}"
+
+    # --- parameter shapes ----------------------------------------------------------------------
     def param_shapes(self) -> dict:
         """Every parameter's key and shape, in forward order."""
         shapes = {}
         for l in range(1, self.L + 1):
             if l >= 2 and l in self.modality_levels():
-                for m, name in enumerate(self.names):
+                for m in range(self.M):
                     n_prev, n = self.modality_sizes[m][l - 2], self.modality_sizes[m][l - 1]
-                    shapes[f"W^{name}_{l - 1}"] = (n, n_prev)
-                    shapes[f"b^{name}_{l}"] = (n,)
+                    shapes[self.W_mod(m, l - 1)] = (n, n_prev)
+                    shapes[self.b_mod(m, l)] = (n,)
             if l in self.shared_levels():
                 s = self.shared_sizes[l - 1]
                 if l in self.fusion_levels():
-                    for m, name in enumerate(self.names):
-                        shapes[f"W^{{{name}->s}}_{l}"] = (s, self.modality_sizes[m][l - 1])
+                    for m in range(self.M):
+                        shapes[self.W_fuse(m, l)] = (s, self.modality_sizes[m][l - 1])
                 if self.has_shared_chain(l):
-                    shapes[f"W^s_{l - 1}"] = (s, self.shared_sizes[l - 2])
-                shapes[f"b^s_{l}"] = (s,)
+                    shapes[self.W_sh(l - 1)] = (s, self.shared_sizes[l - 2])
+                shapes[self.b_sh(l)] = (s,)
         if self.n_classes is not None:
-            shapes["W^out"] = (self.n_classes, self.shared_sizes[-1])
-            shapes["b^out"] = (self.n_classes,)
+            shapes[W_OUT] = (self.n_classes, self.shared_sizes[-1])
+            shapes[B_OUT] = (self.n_classes,)
         return shapes
 
     def n_params(self) -> int:
@@ -167,8 +260,8 @@ def init_params(arch: Architecture, rng, xp=None, dtype=None) -> dict:
     backend.
     """
     # the softmax layer is not a sigmoid: plain Glorot there
-    return uniform_init(arch.param_shapes(), _destination, rng, xp, dtype,
-                        gain=lambda key: 1.0 if key == "W^out" else 4.0)
+    return uniform_init(arch.param_shapes(), arch.destination, rng, xp, dtype,
+                        gain=lambda key: 1.0 if key == W_OUT else 4.0)
 
 
 def uniform_init(shapes: dict, destination, rng, xp=None, dtype=None, gain=lambda key: 4.0) -> dict:
@@ -191,22 +284,6 @@ def uniform_init(shapes: dict, destination, rng, xp=None, dtype=None, gain=lambd
             limit = gain(key) * math.sqrt(6.0 / (fan_in[destination(key)] + shape[0]))
             params[key] = backend.to_device(rng.uniform(-limit, limit, size=shape), xp, dtype)
     return params
-
-
-def _destination(weight_key: str) -> str:
-    """The layer a weight feeds: 'W^x_1' -> 'h^x_2', 'W^{x->s}_2' -> 's_2', 'W^s_1' -> 's_2'."""
-    if weight_key == "W^out":
-        return "out"
-    head, level = weight_key.rsplit("_", 1)
-    if head.endswith("->s}") or head == "W^s":
-        return f"s_{int(level) + (head == 'W^s')}"
-    return f"h{head[1:]}_{int(level) + 1}"
-
-
-def _result_like(x, p):
-    """An empty array of the dtype that x @ p.T has (for typing workspace buffers)."""
-    xp = backend.array_module(p)
-    return xp.empty(0, dtype=xp.result_type(x.dtype, p.dtype))
 
 
 @dataclass
@@ -256,7 +333,7 @@ def shared_layer_forward(hs, W_fusion, s_prev, W_s, b, out=None, scratch=None):
     return sigmoid(a, out=a)
 
 
-def forward(params: dict, xs, arch: Architecture, check: bool = True, workspace=None) -> Forward:
+def forward(params: dict, xs, arch: Architecture, check: bool = True, workspace=NO_WORKSPACE) -> Forward:
     """The forward pass of any scheme: Eqs. 4 and 3 level by level, then the classifier logits.
 
     xs: list of M arrays, xs[m] of shape (N, n^m_1). Returns a :class:`Forward`. ``check=False``
@@ -266,29 +343,29 @@ def forward(params: dict, xs, arch: Architecture, check: bool = True, workspace=
     """
     if check:
         check_modalities(xs, arch)
-    fw = Forward(arch)
-    ws, n = workspace, xs[0].shape[0]
-    like = None if ws is None else _result_like(xs[0], params[f"b^s_{arch.L}"])  # dtype of the activations
-    for m, x in enumerate(xs):
-        fw.h[(m, 1)] = x
+    fw = Forward(arch, h={(m, 1): x for m, x in enumerate(xs)})
+    n, dtype = xs[0].shape[0], numpy.result_type(xs[0].dtype, params[arch.b_sh(arch.L)].dtype)
+
+    def buf(name, width):  # where an activation goes: a workspace buffer, or None (allocate)
+        return workspace.buffer(name, (n, width), xs[0], dtype)
+
     for l in range(1, arch.L + 1):
         if l >= 2 and l in arch.modality_levels():
-            for m, name in enumerate(arch.names):
-                out = buffer_or_none(ws, ("h", m, l), (n, arch.modality_sizes[m][l - 1]), like)
-                fw.h[(m, l)] = modality_layer_forward(fw.h[(m, l - 1)], params[f"W^{name}_{l - 1}"],
-                                                      params[f"b^{name}_{l}"], out=out)
+            for m in range(arch.M):
+                fw.h[(m, l)] = modality_layer_forward(fw.h[(m, l - 1)], params[arch.W_mod(m, l - 1)],
+                                                      params[arch.b_mod(m, l)],
+                                                      out=buf(("h", m, l), arch.modality_sizes[m][l - 1]))
         if l in arch.shared_levels():
-            size = (n, arch.shared_sizes[l - 1])
             fused = l in arch.fusion_levels()
             chain = arch.has_shared_chain(l)
+            width = arch.shared_sizes[l - 1]
             fw.s[l] = shared_layer_forward(
                 [fw.h[(m, l)] for m in range(arch.M)] if fused else [],
-                [params[f"W^{{{name}->s}}_{l}"] for name in arch.names] if fused else [],
+                [params[arch.W_fuse(m, l)] for m in range(arch.M)] if fused else [],
                 fw.s[l - 1] if chain else None,
-                params[f"W^s_{l - 1}"] if chain else None,
-                params[f"b^s_{l}"],
-                out=buffer_or_none(ws, ("s", l), size, like), scratch=buffer_or_none(ws, ("M", l), size, like))
+                params[arch.W_sh(l - 1)] if chain else None,
+                params[arch.b_sh(l)],
+                out=buf(("s", l), width), scratch=buf(("M", l), width))
     if arch.n_classes is not None:
-        fw.logits = affine_forward(fw.top, params["W^out"], params["b^out"],
-                                   out=buffer_or_none(ws, "logits", (n, arch.n_classes), like))
+        fw.logits = affine_forward(fw.top, params[W_OUT], params[B_OUT], out=buf("logits", arch.n_classes))
     return fw

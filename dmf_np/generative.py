@@ -40,7 +40,7 @@ Eqs. 5-8) unchanged.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import backend
 from .backprop import backward as encoder_backward
@@ -74,17 +74,17 @@ def decoder_param_shapes(arch: Architecture) -> dict:
     mod_levels = set(arch.modality_levels())
     for l in range(arch.L, 0, -1):
         if l < arch.L and l in arch.shared_levels():
-            shapes[f"W'^s_{l}"] = (arch.shared_sizes[l - 1], arch.shared_sizes[l])
-            shapes[f"b'^s_{l}"] = (arch.shared_sizes[l - 1],)
+            shapes[arch.W_sh(l, decoder=True)] = (arch.shared_sizes[l - 1], arch.shared_sizes[l])
+            shapes[arch.b_sh(l, decoder=True)] = (arch.shared_sizes[l - 1],)
         if l not in mod_levels:
             continue
-        for m, name in enumerate(arch.names):
+        for m in range(arch.M):
             n_l = arch.modality_sizes[m][l - 1]
             if l in arch.fusion_levels():
-                shapes[f"W'^{{s->{name}}}_{l}"] = (n_l, arch.shared_sizes[l - 1])
+                shapes[arch.W_fuse(m, l, decoder=True)] = (n_l, arch.shared_sizes[l - 1])
             if l + 1 in mod_levels:
-                shapes[f"W'^{name}_{l}"] = (n_l, arch.modality_sizes[m][l])
-            shapes[f"b'^{name}_{l}"] = (n_l,)
+                shapes[arch.W_mod(m, l, decoder=True)] = (n_l, arch.modality_sizes[m][l])
+            shapes[arch.b_mod(m, l, decoder=True)] = (n_l,)
     return shapes
 
 
@@ -95,13 +95,9 @@ def generative_param_shapes(arch: Architecture) -> dict:
     return {**arch.param_shapes(), **decoder_param_shapes(arch)}
 
 
-def mirrored_key(dec_key: str) -> str:
+def mirrored_key(arch: Architecture, dec_key: str) -> str:
     """The encoder weight a decoder weight mirrors: W'^x_1 -> W^x_1, W'^{s->x}_2 -> W^{x->s}_2, W'^s_1 -> W^s_1."""
-    head, level = dec_key.rsplit("_", 1)
-    prefix = "W'^{s->"
-    if head.startswith(prefix):
-        return "W^{" + head[len(prefix):-1] + "->s}_" + level
-    return "W" + head[2:] + "_" + level
+    return arch.key(replace(arch.parse_key(dec_key), decoder=False))
 
 
 def init_decoder(arch: Architecture, rng, xp=None, dtype=None, encoder_params: dict | None = None) -> dict:
@@ -115,19 +111,10 @@ def init_decoder(arch: Architecture, rng, xp=None, dtype=None, encoder_params: d
     dtype = backend.DEFAULT_DTYPE if dtype is None else dtype
     shapes = decoder_param_shapes(arch)
     if encoder_params is None:
-        return uniform_init(shapes, _decoder_destination, rng, xp, dtype)
+        return uniform_init(shapes, arch.destination, rng, xp, dtype)
     return {key: xp.zeros(shape, dtype=dtype) if key.startswith("b")
-            else backend.to_device(encoder_params[mirrored_key(key)].T, xp, dtype).copy()
+            else backend.to_device(encoder_params[mirrored_key(arch, key)].T, xp, dtype).copy()
             for key, shape in shapes.items()}
-
-
-def _decoder_destination(key: str) -> str:
-    """The decoder node a weight feeds: W'^x_1 and W'^{s->x}_1 -> hhat^x_1, W'^s_1 -> shat_1."""
-    head, level = key.rsplit("_", 1)
-    if head == "W'^s":
-        return f"shat_{level}"
-    name = head[len("W'^{s->"):-1] if head.startswith("W'^{s->") else head[3:]
-    return f"hhat^{name}_{level}"
 
 
 def init_generative(arch: Architecture, rng, xp=None, dtype=None, tied: bool = True) -> dict:

@@ -21,8 +21,8 @@ from .backend import array_module
 class Workspace:
     """Named buffers reused from one minibatch to the next, so training allocates nothing per step.
 
-    ``ws.buffer(name, shape, like)`` returns an uninitialised array of ``shape`` with ``like``'s
-    dtype and array module, the same memory on every call with that name. Row counts may shrink
+    ``ws.buffer(name, shape, like, dtype=None)`` returns an uninitialised array of ``shape`` with
+    ``like``'s array module and dtype (or ``dtype``), the same memory on every call with that name. Row counts may shrink
     (the last, smaller minibatch of an epoch gets the first rows, still contiguous); a larger or
     otherwise different shape replaces the buffer. Results written into a workspace are overwritten
     by the next call that uses it: read them, or copy them, before.
@@ -31,21 +31,30 @@ class Workspace:
     def __init__(self):
         self._buffers = {}
 
-    def buffer(self, name, shape, like):
-        shape = tuple(int(n) for n in shape)
+    def buffer(self, name, shape, like, dtype=None):
+        shape, dtype = tuple(int(n) for n in shape), like.dtype if dtype is None else dtype
         buf = self._buffers.get(name)
-        if (buf is None or buf.dtype != like.dtype or array_module(buf) is not array_module(like)
+        if (buf is None or buf.dtype != dtype or array_module(buf) is not array_module(like)
                 or buf.shape[1:] != shape[1:] or (buf.shape[:1] < shape[:1])):
-            buf = self._buffers[name] = array_module(like).empty(shape, dtype=like.dtype)
+            buf = self._buffers[name] = array_module(like).empty(shape, dtype=dtype)
         return buf[: shape[0]] if shape else buf
 
     def __len__(self):
         return len(self._buffers)
 
 
-def buffer_or_none(ws, name, shape, like):
-    """``ws.buffer(...)``, or None (let the function allocate) when there is no workspace."""
-    return None if ws is None else ws.buffer(name, shape, like)
+class NullWorkspace:
+    """The workspace of a one-off call: it holds nothing, and ``buffer()`` returns None, which every
+    ``out=`` argument reads as "allocate the result". The default wherever a workspace is optional."""
+
+    def buffer(self, name, shape, like, dtype=None):
+        return None
+
+    def __len__(self):
+        return 0
+
+
+NO_WORKSPACE = NullWorkspace()
 
 
 def affine_forward(x, W, b=None, out=None):
@@ -94,13 +103,11 @@ def sigmoid_backward(dy, y, out=None):
     """dE/da from dE/dy for y = f(a): ``dy * f'(a)`` with f'(a) = f(a)(1 - f(a)) = y (1 - y).
 
     This is the factor ``f(M)(1 - f(M))`` that appears in Eqs. 7 and 8 of the paper.
-    dy, y: same shape; returns the same shape. ``out=dy`` works in place.
+    dy, y: same shape; returns the same shape. ``out`` must not be ``dy`` (f' is formed in it first).
     """
+    if out is not None and out is dy:
+        raise ValueError("sigmoid_backward: out must not be dy (f'(a) is formed in out before dy is read)")
     xp = array_module(y)
-    if out is dy:  # in place: dy * y - (dy * y) * y, one temporary
-        xp.multiply(dy, y, out=out)
-        out -= out * y
-        return out
     fprime = xp.subtract(1, y, out=out)  # f'(a) = y (1 - y), formed in the output buffer
     fprime *= y
     return xp.multiply(dy, fprime, out=fprime)

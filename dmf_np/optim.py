@@ -24,7 +24,16 @@ class SGD:
         self._scratch: dict = {}  # one reused buffer per weight for weight_decay * theta
 
     def step(self, params: dict, grads: dict, lr: float | None = None) -> None:
-        """One update of every parameter that has a gradient (``lr`` overrides the default once)."""
+        """One update of every parameter that has a gradient (``lr`` overrides the default once):
+
+            v     <- momentum * v - lr * (g + weight_decay * theta)   (weight decay on weights 'W...' only)
+            theta <- theta + v
+
+        It is computed as v <- lr * ((momentum / lr) * v - g - weight_decay * theta): the same update
+        as in-place passes over v, which is still in cache. Forming lr * g first needs a scratch
+        array, and writing it cost a third more time per step (docs/perf.md). The two forms round
+        differently; tests/test_perf_paths.py checks this one against the formula as written.
+        """
         lr = self.lr if lr is None else float(lr)
         if not lr > 0:
             raise ValueError(f"SGD.step needs lr > 0, got {lr}")
@@ -34,9 +43,6 @@ class SGD:
             v = self.velocity.get(key)
             if v is None:
                 v = self.velocity[key] = xp.zeros_like(p)
-            # v <- lr * ((momentum / lr) * v - g - weight_decay * theta): the update above, written
-            # as in-place passes over v, which is still in cache. Forming lr * g first needs a
-            # scratch array, and writing it cost a third more time per step (docs/perf.md).
             v *= self.momentum / lr
             v -= g
             if self.weight_decay and key.startswith("W"):

@@ -225,11 +225,11 @@ def rbm_schedule(arch: Architecture) -> list:
     for l in range(1, arch.L + 1):
         if l in arch.shared_levels():
             parts = shared_rbm_parts(arch, l)
-            keys = tuple(f"W^{{{arch.names[p[1]]}->s}}_{l}" if p[0] == "h" else f"W^s_{l - 1}" for p in parts)
-            jobs.append(RBMJob(f"s_{l}", l, parts, keys, f"b^s_{l}"))
+            keys = tuple(arch.W_fuse(p[1], l) if p[0] == "h" else arch.W_sh(l - 1) for p in parts)
+            jobs.append(RBMJob(f"s_{l}", l, parts, keys, arch.b_sh(l)))
         if l + 1 in arch.modality_levels():
             for m, name in enumerate(arch.names):
-                jobs.append(RBMJob(f"h^{name}_{l + 1}", l + 1, (("h", m, l),), (f"W^{name}_{l}",), f"b^{name}_{l + 1}"))
+                jobs.append(RBMJob(f"h^{name}_{l + 1}", l + 1, (("h", m, l),), (arch.W_mod(m, l),), arch.b_mod(m, l + 1)))
     return jobs
 
 
@@ -269,7 +269,7 @@ def _propagate(params, arch: Architecture, job: RBMJob, acts: dict):
         chained = arch.has_shared_chain(l)
         return shared_layer_forward(hs, [params[k] for k, p in zip(job.weight_keys, job.parts) if p[0] == "h"],
                                     acts[("s", l - 1)] if chained else None,
-                                    params[f"W^s_{l - 1}"] if chained else None, params[job.bias_key])
+                                    params[arch.W_sh(l - 1)] if chained else None, params[job.bias_key])
     return modality_layer_forward(acts[job.parts[0]], params[job.weight_keys[0]], params[job.bias_key])
 
 

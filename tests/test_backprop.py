@@ -9,6 +9,7 @@ from dmf_np.backprop import (backward, classifier_loss, cross_modal_cuts, grad_s
 from dmf_np.fusion import SCHEMES, forward, init_params
 from dmf_np.gradcheck import check_directional, gradcheck_fusion, small_architecture
 from dmf_np.layers import sigmoid_backward, softmax_cross_entropy
+from dmf_np.learning_paths import learning_paths, loss_and_learning_paths
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -46,21 +47,34 @@ def test_directional_check_detects_a_wrong_gradient(xp):
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_learning_paths_sum_to_the_total(scheme, xp):
     arch, params, xs, labels = _setup(scheme, xp, M=3, L=4)
-    _, bw = loss_and_grads(params, xs, labels, arch, paths=True, input_grads=True)
+    _, lp = loss_and_learning_paths(params, xs, labels, arch, input_grads=True)
+    _, bw = loss_and_grads(params, xs, labels, arch, input_grads=True)
+    assert list(lp.total.grads) == list(bw.grads) and lp.dh.keys() == bw.dh.keys()
     for key, g in bw.grads.items():
-        parts = bw.grad_paths["modality"][key] + bw.grad_paths["shared"][key]
+        assert np.array_equal(backend.to_host(lp.total.grads[key]), backend.to_host(g)), key
+        parts = lp.grads["modality"][key] + lp.grads["shared"][key]
         assert np.allclose(backend.to_host(parts), backend.to_host(g), rtol=1e-12, atol=1e-15), key
-    for key, split in bw.dh_paths.items():
+    for key, split in lp.dh.items():
         total = split["modality"] + split["shared"]
         assert np.allclose(backend.to_host(total), backend.to_host(bw.dh[key]), rtol=1e-12, atol=1e-15)
+
+
+def test_learning_paths_from_any_head_and_shares(xp):
+    arch, params, xs, labels = _setup("dmf", xp)
+    fw = forward(params, xs, arch)
+    d_top = classifier_loss(params, fw, labels).d_top
+    lp = learning_paths(params, fw, d_top)
+    assert (0, 1) not in lp.dh and (0, 2) in lp.dh  # inputs only with input_grads=True
+    assert lp.share("W^s_1", "modality") == 0 and lp.share("W^s_1", "shared") == pytest.approx(1)
+    assert 0 < lp.share("W^x_1", "shared") < 1 + 1e-12
 
 
 def test_dmf_has_both_paths_and_imf_one(xp):
     _, _, _, _ = None, None, None, None
     for scheme, both in (("dmf", True), ("imf", False)):
         arch, params, xs, labels = _setup(scheme, xp)
-        _, bw = loss_and_grads(params, xs, labels, arch, paths=True)
-        split = bw.dh_paths[(0, 2)]  # h^x_2, below the top unit
+        _, lp = loss_and_learning_paths(params, xs, labels, arch)
+        split = lp.dh[(0, 2)]  # h^x_2, below the top unit
         has_shared = float(abs(split["shared"]).sum()) > 0
         has_mod = float(abs(split["modality"]).sum()) > 0
         assert has_mod and has_shared == both
@@ -69,8 +83,7 @@ def test_dmf_has_both_paths_and_imf_one(xp):
 def test_eq7_and_eq8_products_equal_explicit_jacobians(xp):
     arch, params, xs, labels = _setup("dmf", xp)
     fw = forward(params, xs, arch)
-    _, _, _, d_top = classifier_loss(params, fw, labels)
-    bw = backward(params, fw, d_top)
+    bw = backward(params, fw, classifier_loss(params, fw, labels).d_top)
     l = 2
     # Eq. 6 with Eq. 8: dE/ds_2 = dE/ds_3 ds_3/ds_2, one example at a time
     J8 = backend.to_host(shared_to_shared_jacobian(fw.s[l + 1], params[f"W^s_{l}"]))
@@ -90,16 +103,16 @@ def test_cross_modal_cuts_remove_exactly_the_shared_terms(xp):
     arch, params, xs, labels = _setup("dmf", xp, L=4)
     cuts = cross_modal_cuts(arch)
     assert set(cuts) == {("shared", m, l) for m in (0, 1) for l in (2, 3)}
-    _, full = loss_and_grads(params, xs, labels, arch, paths=True)
-    _, cut = loss_and_grads(params, xs, labels, arch, cut=cuts, paths=True)
+    _, full = loss_and_learning_paths(params, xs, labels, arch)
+    _, cut = loss_and_learning_paths(params, xs, labels, arch, cut=cuts)
     # the shared stack and the top unit are untouched by cuts into the modality stacks
     for key in ("W^out", "W^s_3", "W^{x->s}_4", "W^{y->s}_2", "W^x_3"):
-        assert np.allclose(backend.to_host(full.grads[key]), backend.to_host(cut.grads[key])), key
+        assert np.allclose(backend.to_host(full.total.grads[key]), backend.to_host(cut.total.grads[key])), key
     # below the top, each modality layer now gets only its modality term
     for m in (0, 1):
         for l in (2, 3):
-            assert float(abs(cut.dh_paths[(m, l)]["shared"]).sum()) == 0
-    assert not np.allclose(backend.to_host(full.grads["W^x_1"]), backend.to_host(cut.grads["W^x_1"]))
+            assert float(abs(cut.dh[(m, l)]["shared"]).sum()) == 0
+    assert not np.allclose(backend.to_host(full.total.grads["W^x_1"]), backend.to_host(cut.total.grads["W^x_1"]))
 
 
 def test_cutting_every_path_into_a_modality_zeroes_its_gradients(xp):

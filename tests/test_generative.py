@@ -50,7 +50,7 @@ def test_decoder_mirrors_every_encoder_edge():
     dec_w = {k: s for k, s in decoder_param_shapes(arch).items() if k.startswith("W")}
     assert len(enc_w) == len(dec_w)
     for k, s in dec_w.items():
-        assert enc_w[mirrored_key(k)] == s[::-1]
+        assert enc_w[mirrored_key(arch, k)] == s[::-1]
     # IMF and EMF: their decoders have exactly their encoders' edge counts too
     for scheme in ("imf", "emf"):
         a = arch.with_scheme(scheme)

@@ -11,6 +11,7 @@ from dmf_np import backend
 from dmf_np.backprop import loss_and_grads
 from dmf_np.fusion import SCHEMES, init_params
 from dmf_np.gradcheck import rel_error, small_architecture
+from dmf_np.learning_paths import loss_and_learning_paths
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -22,14 +23,17 @@ def test_cupy_matches_numpy(scheme, dtype, tol, device_xp):
     params = init_params(arch, rng, xp=np, dtype=dtype)
     xs = [rng.uniform(0, 1, (16, n)).astype(dtype) for n in arch.input_sizes]
     labels = rng.integers(0, arch.n_classes, 16)
-    loss_np, bw_np = loss_and_grads(params, xs, labels, arch, paths=True)
+    loss_np, lp_np = loss_and_learning_paths(params, xs, labels, arch)
     gpu = {k: backend.to_device(v, cupy) for k, v in params.items()}
-    loss_cp, bw_cp = loss_and_grads(gpu, [backend.to_device(x, cupy) for x in xs],
-                                    backend.to_device(labels, cupy), arch, paths=True)
+    loss_cp, lp_cp = loss_and_learning_paths(gpu, [backend.to_device(x, cupy) for x in xs],
+                                             backend.to_device(labels, cupy), arch)
     assert abs(float(loss_np) - float(loss_cp)) <= tol * abs(float(loss_np))
     for k in params:
-        assert rel_error(bw_np.grads[k], bw_cp.grads[k]) <= tol, k
-        assert rel_error(bw_np.grad_paths["shared"][k], bw_cp.grad_paths["shared"][k]) <= tol, k
+        assert rel_error(lp_np.total.grads[k], lp_cp.total.grads[k]) <= tol, k
+        assert rel_error(lp_np.grads["shared"][k], lp_cp.grads["shared"][k]) <= tol, k
+    _, bw_cp = loss_and_grads(gpu, [backend.to_device(x, cupy) for x in xs], backend.to_device(labels, cupy), arch)
+    for k in params:
+        assert rel_error(lp_np.total.grads[k], bw_cp.grads[k]) <= tol, k
 
 
 def test_fine_tuning_trajectory_matches_numpy(device_xp):

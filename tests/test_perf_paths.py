@@ -12,7 +12,7 @@ import pytest
 from dmf_np import backend
 from dmf_np.backprop import cross_modal_cuts, loss_and_grads
 from dmf_np.fusion import Architecture, forward, init_params
-from dmf_np.layers import Workspace, affine_backward, sigmoid, sigmoid_backward
+from dmf_np.layers import NO_WORKSPACE, Workspace, affine_backward, sigmoid, sigmoid_backward
 from dmf_np.optim import SGD
 from dmf_np.train import fit_classifier
 
@@ -76,12 +76,13 @@ def test_workspace_with_cuts_and_input_grads_equals_plain(xp):
         assert all(_same(plain.dh[k], reused.dh[k]) for k in plain.dh)
 
 
-def test_paths_ignore_the_workspace(xp):
+def test_the_null_workspace_allocates(xp):
     params = init_params(ARCH, np.random.default_rng(3), xp=xp)
     xs, y = _data(xp, 8)
-    ws = Workspace()
-    _, bw = loss_and_grads(params, xs, y, ARCH, paths=True, workspace=ws)
-    assert len(ws) == 0 and bw.grad_paths is not None
+    assert NO_WORKSPACE.buffer("any", (3, 4), xs[0]) is None and len(NO_WORKSPACE) == 0
+    _, a = loss_and_grads(params, xs, y, ARCH)
+    _, b = loss_and_grads(params, xs, y, ARCH)
+    assert all(a.grads[k] is not b.grads[k] and _same(a.grads[k], b.grads[k]) for k in a.grads)
 
 
 def test_forward_into_a_workspace_equals_plain_forward(xp):
@@ -103,15 +104,14 @@ def test_float64_data_with_float32_params_keeps_numpy_promotion():
     assert all(_same(plain.grads[k], reused.grads[k]) for k in plain.grads)
 
 
-def test_sigmoid_backward_into_a_buffer_equals_allocating_and_in_place_is_close(xp, rng):
+def test_sigmoid_backward_into_a_buffer_equals_allocating_and_refuses_out_dy(xp, rng):
     y = sigmoid(xp.asarray(rng.normal(size=(5, 4)), dtype=xp.float32))
     dy = xp.asarray(rng.normal(size=(5, 4)), dtype=xp.float32)
     fresh = sigmoid_backward(dy, y)
     buf = xp.empty_like(y)
     assert sigmoid_backward(dy, y, out=buf) is buf and _same(buf, fresh)
-    in_place = dy.copy()
-    sigmoid_backward(in_place, y, out=in_place)  # out=dy: the same value, rounded differently
-    assert np.allclose(_host(in_place), _host(fresh), rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="out must not be dy"):
+        sigmoid_backward(dy, y, out=dy)
     assert np.allclose(_host(fresh), _host(dy) * _host(y) * (1 - _host(y)), rtol=1e-6, atol=1e-7)
 
 

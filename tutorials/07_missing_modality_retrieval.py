@@ -64,7 +64,7 @@ arch = Architecture("dmf", ((20, 32, 16), (30, 32, 16)), (32, 24, 12), n_classes
 P = gen.init_generative(arch, np.random.default_rng(0), xp=np, dtype=np.float64, tied=True)
 for key, shape in gen.decoder_param_shapes(arch).items():
     if key.startswith("W"):
-        mirror = gen.mirrored_key(key)
+        mirror = gen.mirrored_key(arch, key)
         print(f"{key:12s} {str(shape):9s} mirrors {mirror:12s} {str(P[mirror].shape):9s} "
               f"tied: {np.array_equal(P[key], P[mirror].T)}")
 
