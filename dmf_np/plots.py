@@ -1,10 +1,18 @@
 """Figures and tables drawn from saved metrics (never from live training state).
 
 Everything here reads plain dicts as stored in a run's metrics.json, so a figure can be redrawn
-from the JSON alone. matplotlib is imported lazily with the non-interactive Agg backend.
+from the JSON alone. matplotlib is imported when a figure is drawn (it is slow to import), with
+whatever backend the caller chose: inline under a notebook kernel, Agg in scripts and tests.
+
+Every figure of the project, tutorials included, gives each scheme the colour of ``MODEL_STYLE``:
+DMF red, IMF blue, EMF grey.
 """
 from __future__ import annotations
 
+import io
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 from .io import atomic_write_bytes
@@ -13,6 +21,43 @@ MODEL_STYLE = {"dmf": dict(color="#d62728", ls="-", label="DMF"),
                "imf": dict(color="#1f77b4", ls="-", label="IMF"),
                "emf": dict(color="#7f7f7f", ls="--", label="EMF")}
 MODEL_ORDER = ("emf", "imf", "dmf")
+SCRATCH_FIGURES = Path(tempfile.gettempdir()) / "dmf_np-figures"
+
+
+def figures_dir(save_to=None) -> Path:
+    """Where a tutorial's figures go: ``save_to`` if given, else $DMF_FIGURES_DIR, else a scratch
+    directory (``SCRATCH_FIGURES``), so that running a tutorial never overwrites the committed
+    figures/ unless asked to (``DMF_FIGURES_DIR=figures``)."""
+    chosen = save_to if save_to is not None else os.environ.get("DMF_FIGURES_DIR") or SCRATCH_FIGURES
+    return Path(chosen)
+
+
+def in_notebook() -> bool:
+    """Whether this code runs under a Jupyter kernel (where figures are displayed inline)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def show_and_save(fig, name: str, save_to=None, dpi: int = 120) -> Path:
+    """Show ``fig`` where the reader is and save it as ``<figures_dir>/<name>``; returns the path.
+
+    Under a notebook kernel (Jupyter, or the executed pages of the documentation site) the figure
+    is displayed in the cell's output; in a script it is only saved. Either way it is then closed,
+    so a loop of figures holds no memory. The file is written atomically (:func:`figures_dir` says
+    where).
+    """
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    path = atomic_write_bytes(figures_dir(save_to) / name, buf.getvalue())
+    if in_notebook():
+        from IPython.display import display  # only under a kernel, where IPython is present
+
+        display(fig)
+    plt.close(fig)
+    return path
 
 
 def fig4_data(curves: dict) -> dict:
@@ -28,13 +73,8 @@ def plot_fig4(data: dict, path, title: str | None = None, curves: dict | None = 
     data: as :func:`fig4_data`. curves (optional): the metrics' curves with "*_std" lists, drawn as
     a band of +-1 standard deviation over seeds.
     """
-    import io  # noqa: PLC0415
-
-    import matplotlib  # noqa: PLC0415
-    import matplotlib.ticker  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     levels = sorted(data, key=int)
     if not levels:
