@@ -68,10 +68,22 @@ def fig4_data(curves: dict) -> dict:
 
 
 def plot_fig4(data: dict, path, title: str | None = None, curves: dict | None = None) -> Path:
+    """Fig. 4, drawn by :func:`draw_fig4` and written to ``path`` (atomically); returns the path."""
+    import matplotlib.pyplot as plt
+
+    fig = draw_fig4(data, title, curves)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def draw_fig4(data: dict, title: str | None = None, curves: dict | None = None):
     """Fig. 4: training loss (top) and test accuracy (bottom) per epoch, one column per damage level.
 
     data: as :func:`fig4_data`. curves (optional): the metrics' curves with "*_std" lists, drawn as
-    a band of +-1 standard deviation over seeds.
+    a band of +-1 standard deviation over seeds. Returns the matplotlib figure (a tutorial passes it
+    to :func:`show_and_save`).
     """
     import matplotlib.pyplot as plt
     import matplotlib.ticker
@@ -111,10 +123,7 @@ def plot_fig4(data: dict, path, title: str | None = None, curves: dict | None = 
     if title:
         fig.suptitle(title, y=0.005, va="bottom", fontsize=8)
     fig.tight_layout(rect=(0, 0.03, 1, 0.95))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return fig
 
 
 def table1_data(table: dict) -> dict:
