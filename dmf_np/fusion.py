@@ -28,6 +28,7 @@ Parameters live in a plain dict keyed by the paper's names, e.g. ``W^x_1``, ``W^
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from dataclasses import dataclass, field
 
@@ -61,6 +62,23 @@ class ParamKey:
     decoder: bool = False
 
 
+def _is_sequence(x) -> bool:
+    return hasattr(x, "__len__") and hasattr(x, "__iter__") and not isinstance(x, (str, bytes))
+
+
+def _is_int(n) -> bool:
+    return isinstance(n, numbers.Integral) and not isinstance(n, bool)
+
+
+def _layer_sizes(sizes, what: str) -> tuple:
+    """``sizes`` as a tuple of positive ints, or a ValueError/TypeError naming ``what``."""
+    if not _is_sequence(sizes):
+        raise TypeError(f"{what} must be a tuple of layer sizes, got {sizes!r}")
+    if not all(_is_int(n) and n > 0 for n in sizes):
+        raise ValueError(f"{what} must be positive integers, got {tuple(sizes)!r}")
+    return tuple(int(n) for n in sizes)
+
+
 @dataclass(frozen=True)
 class Architecture:
     """Sizes and edge set of a fusion network.
@@ -84,8 +102,11 @@ class Architecture:
         if scheme not in SCHEMES:
             raise ValueError(f"unknown fusion scheme {self.scheme!r}; choose one of {SCHEMES}")
         object.__setattr__(self, "scheme", scheme)
-        msizes = tuple(tuple(int(n) for n in sizes) for sizes in self.modality_sizes)
-        ssizes = tuple(int(n) for n in self.shared_sizes)
+        if not _is_sequence(self.modality_sizes) or not all(_is_sequence(s) for s in self.modality_sizes):
+            raise TypeError(f"modality_sizes must hold one tuple of layer sizes per modality, e.g. "
+                            f"((392, 512), (392, 512)), got {self.modality_sizes!r}")
+        msizes = tuple(_layer_sizes(sizes, f"modality #{m}'s sizes") for m, sizes in enumerate(self.modality_sizes))
+        ssizes = _layer_sizes(self.shared_sizes, "shared_sizes")
         if len(msizes) < 2:
             raise ValueError(f"multimodal fusion needs at least 2 modalities, got {len(msizes)}")
         if len(ssizes) < 1:
@@ -94,14 +115,14 @@ class Architecture:
             if len(sizes) != len(ssizes):
                 raise ValueError(f"modality {m} has {len(sizes)} layers but there are {len(ssizes)} "
                                  f"shared layers; each multimodal unit needs one of each")
-        if any(n <= 0 for sizes in msizes for n in sizes) or any(n <= 0 for n in ssizes):
-            raise ValueError("every layer size must be a positive integer")
-        if self.n_classes is not None and int(self.n_classes) < 2:
-            raise ValueError(f"n_classes must be >= 2 or None, got {self.n_classes}")
+        if self.n_classes is not None and (not _is_int(self.n_classes) or int(self.n_classes) < 2):
+            raise ValueError(f"n_classes must be an integer >= 2 or None, got {self.n_classes!r}")
         names = self.names
         if names is None:
             names = _DEFAULT_NAMES if len(msizes) <= 3 else tuple(f"m{i + 1}" for i in range(len(msizes)))
             names = tuple(names[: len(msizes)])
+        if not _is_sequence(names):
+            raise TypeError(f"names must be a tuple of {len(msizes)} modality names, e.g. ('x', 'y'), got {names!r}")
         names = tuple(str(n) for n in names)
         if (len(names) != len(msizes) or len(set(names)) != len(names) or "s" in names
                 or not all(re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", n) for n in names)):
