@@ -23,10 +23,15 @@ BACKENDS = ("numpy", "cupy")
 DEFAULT_DTYPE = numpy.float32
 CHECK_DTYPE = numpy.float64
 ENV_VAR = "DMF_BACKEND"
+_ALIASES = {"numpy": "numpy", "np": "numpy", "cpu": "numpy", "cupy": "cupy", "cp": "cupy", "gpu": "cupy",
+            "cuda": "cupy"}
 
 
-class BackendError(RuntimeError):
-    """A backend was asked for that is unknown or not usable on this machine."""
+class BackendError(ValueError, RuntimeError):
+    """A backend was asked for that is unknown or not usable on this machine.
+
+    A ValueError (a bad argument or $DMF_BACKEND), and a RuntimeError as it was first.
+    """
 
 
 def _import_cupy():
@@ -57,9 +62,9 @@ def get_xp(name: str | None = None):
     if name is None:
         name = os.environ.get(ENV_VAR, "numpy") or "numpy"
     key = str(name).strip().lower()
-    if key in ("numpy", "np", "cpu"):
+    if _ALIASES.get(key) == "numpy":
         return numpy
-    if key in ("cupy", "cp", "gpu", "cuda"):
+    if _ALIASES.get(key) == "cupy":
         ok, why = cupy_status()
         if not ok:
             raise BackendError(f"backend 'cupy' was requested but is unusable: {why}")
@@ -135,6 +140,21 @@ def blas_info() -> str:
         return "unknown"
 
 
+def env_backend_line() -> str:
+    """What $DMF_BACKEND says, and whether it names a usable backend."""
+    value = os.environ.get(ENV_VAR)
+    if value is None or not value.strip():
+        return f"${ENV_VAR} = (unset: numpy)"
+    try:
+        get_xp(value)
+    except BackendError as exc:
+        if str(value).strip().lower() in _ALIASES:
+            return f"${ENV_VAR} = {value}: not usable here ({exc})"
+        return (f"${ENV_VAR} = {value} is not a valid backend; valid values: {', '.join(BACKENDS)} "
+                f"(unset it to use numpy)")
+    return f"${ENV_VAR} = {value}"
+
+
 def describe() -> str:
     """The text of ``python -m dmf_np info``: backends, devices, BLAS and versions."""
     import platform  # noqa: PLC0415
@@ -154,7 +174,7 @@ def describe() -> str:
         lines.append(f"backend cupy: available, cupy {cupy.__version__}, devices: " + "; ".join(names))
     else:
         lines.append(f"backend cupy: unavailable ({why})")
-    lines.append(f"${ENV_VAR} = {os.environ.get(ENV_VAR, '(unset: numpy)')}")
+    lines.append(env_backend_line())
     for mod in ("matplotlib", "tqdm", "scipy", "torch"):
         try:
             m = __import__(mod)

@@ -12,6 +12,8 @@ def run_demo(backend_name=None, epochs: int = 15, seed: int = 0, out=print) -> d
     """Train the three schemes on the same data and seed; print and return their histories."""
     import numpy as np  # noqa: PLC0415  (host-side data generation only)
 
+    if int(epochs) < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
     xp = backend.get_xp(backend_name)
     xs, y = two_modality_classes(n=3000, sizes=(40, 40), n_classes=6, seed=seed)
     xs_tr = [backend.to_device(x[:2000], xp) for x in xs]

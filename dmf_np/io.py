@@ -41,6 +41,20 @@ def atomic_write_json(path, obj) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
+class CorruptFile(ValueError):
+    """A file that dmf_np wrote earlier cannot be read back (truncated, edited, or not ours)."""
+
+
+def read_json(path, remedy: str):
+    """The JSON object in ``path``; a :class:`CorruptFile` naming the file and ``remedy`` (what the
+    user can do about it) when it does not parse."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptFile(f"{path} is not valid JSON ({exc}); {remedy}") from exc
+
+
 def _json_default(o):
     if isinstance(o, np.generic):
         return o.item()

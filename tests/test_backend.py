@@ -54,3 +54,15 @@ def test_spawn_seeds_are_distinct_and_reproducible():
 def test_describe_lists_backends():
     text = backend.describe()
     assert "backend numpy: available" in text and "backend cupy:" in text and "BLAS" in text
+
+
+def test_describe_judges_dmf_backend(monkeypatch):
+    monkeypatch.delenv("DMF_BACKEND", raising=False)
+    assert "$DMF_BACKEND = (unset: numpy)" in backend.describe()
+    monkeypatch.setenv("DMF_BACKEND", "numpy")
+    assert backend.env_backend_line() == "$DMF_BACKEND = numpy"
+    monkeypatch.setenv("DMF_BACKEND", "foo")
+    assert "foo is not a valid backend; valid values: numpy, cupy" in backend.describe()
+    ok, _ = backend.cupy_status()
+    monkeypatch.setenv("DMF_BACKEND", "cupy")
+    assert ("not usable here" in backend.env_backend_line()) == (not ok)

@@ -24,11 +24,15 @@ import sys
 import time
 from pathlib import Path
 
-from ..io import atomic_write_json
+from ..io import atomic_write_json, read_json
 
 
 class ConfigMismatch(ValueError):
     """A run directory was started again with a protocol different from the one it holds."""
+
+
+class NotARunDir(ValueError):
+    """The path given as a run directory is something else (an existing file)."""
 
 
 def git_commit(repo=None) -> str | None:
@@ -80,8 +84,12 @@ class RunDir:
         ``protocol`` is the stored one (raising :class:`ConfigMismatch` naming the differences) and
         record the restart. Returns the stored config."""
         protocol = json.loads(json.dumps(protocol))  # normalise tuples -> lists, as stored
+        if self.path.exists() and not self.path.is_dir():
+            raise NotARunDir(f"{self.path} is a file, not a run directory; choose another --out "
+                             f"(a new or existing directory)")
         if self.config_path.is_file():
-            config = json.loads(self.config_path.read_text())
+            config = read_json(self.config_path, "the run directory cannot be resumed; use another "
+                                                 "--out directory, or delete this one to start over")
             old = config.get("protocol", {})
             if old != protocol:
                 diff = sorted(k for k in set(old) | set(protocol) if old.get(k) != protocol.get(k))
@@ -103,7 +111,9 @@ class RunDir:
     def result(self, *parts) -> dict | None:
         """A finished unit's result, or None when it has not finished."""
         path = self.path.joinpath("units", *(str(p) for p in parts), "result.json")
-        return json.loads(path.read_text()) if path.is_file() else None
+        if not path.is_file():
+            return None
+        return read_json(path, "delete it and rerun the same command: that unit is then recomputed")
 
     def save_result(self, parts, result: dict) -> Path:
         """Mark a unit done by writing its result (atomically: it is the unit's 'done' flag)."""
@@ -117,7 +127,7 @@ class RunDir:
         path = self.path / name
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist: run the experiment first")
-        return json.loads(path.read_text())
+        return read_json(path, "delete it and rerun the same command: it is rebuilt from the units' results")
 
     @property
     def figures(self) -> Path:
