@@ -121,6 +121,20 @@ def synchronize(xp) -> None:
         xp.cuda.Device().synchronize()
 
 
+def blas_pools() -> list:
+    """NumPy's BLAS thread pools as threadpoolctl sees them: one dict per loaded BLAS library with
+    its ``library``, ``version``, ``threads`` and ``architecture`` (the kernel set chosen for this
+    CPU). [] when threadpoolctl is missing. The thread count changes float32 summation order, so
+    results can differ in the last digits between counts (see docs/reproducibility.md)."""
+    try:
+        from threadpoolctl import threadpool_info  # noqa: PLC0415  (imported when needed)
+    except ImportError:
+        return []
+    return [{"library": d.get("internal_api"), "version": d.get("version"), "threads": d.get("num_threads"),
+             "architecture": d.get("architecture")}
+            for d in threadpool_info() if d.get("user_api") == "blas"]
+
+
 def blas_info() -> str:
     """A one-line description of NumPy's BLAS (library, version, threads), best effort."""
     try:

@@ -6,8 +6,9 @@ import pytest
 
 from dmf_np.data.damage import DamageSpec
 from dmf_np.data.synthetic import fake_digits
-from dmf_np.experiments import cli
+from dmf_np.commands import reproduce as cli
 from dmf_np.experiments import mnist as E
+from dmf_np.experiments.mnist_outputs import write_outputs
 from dmf_np.experiments.rundir import ConfigMismatch, RunDir
 from dmf_np.plots import table1_markdown
 
@@ -37,7 +38,7 @@ def test_pipeline_writes_config_metrics_and_figures(finished, tmp_path):
     grid = metrics["tuning"]["val_error"]
     assert set(grid) == set(E.MODELS) and all(set(g) == {"0.03", "0.1"} for g in grid.values())
     assert all(metrics["tuning"]["chosen_lr"][m] in (0.03, 0.1) for m in E.MODELS)
-    files = cli.write_outputs(metrics, tmp_path / "figs", "tiny", "test", extra_dir=tmp_path / "copy")
+    files = write_outputs(metrics, tmp_path / "figs", "tiny", "test", extra_dir=tmp_path / "copy")
     names = {p.name for p in files}
     assert "fig4_pixels_traintest_tiny.png" in names and "table1_region_test_tiny.json" in names
     assert (tmp_path / "copy" / "fig4_pixels_traintest_tiny.png").stat().st_size > 10_000
@@ -173,13 +174,35 @@ def test_cli_names_an_unusable_gpu_before_touching_data(tmp_path, capsys):
     assert why in capsys.readouterr().err and not (tmp_path / "r").exists()
 
 
-def test_table2_is_delegated_or_clearly_unavailable(capsys, monkeypatch):
-    try:
-        import dmf_np.experiments.wiki as wiki
-    except ModuleNotFoundError:
-        assert cli.main(["table2"]) == 2
-        assert "not available" in capsys.readouterr().err
-        return
+def test_table2_and_halves_are_delegated(monkeypatch):
     seen = []
-    monkeypatch.setattr(wiki, "main", lambda argv: seen.append(argv) or 0)
-    assert cli.main(["table2", "--preset", "quick"]) == 0 and seen == [["--preset", "quick"]]
+    for name, module in cli.OTHER_COMMANDS.items():
+        monkeypatch.setattr(module, "main", lambda argv, name=name: seen.append((name, argv)) or 0)
+    assert cli.main(["table2", "--preset", "quick"]) == 0 and cli.main(["halves", "--epochs", "1"]) == 0
+    assert seen == [("table2", ["--preset", "quick"]), ("halves", ["--epochs", "1"])]
+
+
+def test_config_records_blas_threads_and_a_resume_under_another_count_warns(tmp_path):
+    import warnings
+
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from dmf_np.experiments.rundir import ReproducibilityWarning, blas_threads
+
+    rd = RunDir(tmp_path / "r")
+    config = rd.start({"preset": "tiny"})
+    start = blas_threads(config["environment"])
+    if not start:
+        pytest.skip("threadpoolctl sees no BLAS library here")
+    assert config["environment"]["blas_pools"][0]["library"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReproducibilityWarning)
+        rd.start({"preset": "tiny"})  # same thread count: silent
+    other = 1 if start[0] > 1 else 2
+    with threadpoolctl.threadpool_limits(limits=other, user_api="blas"):
+        with pytest.warns(ReproducibilityWarning, match=rf"resumes with {other} BLAS thread.*ran with {start[0]}"
+                                                        r".*last digits.*stays valid"):
+            config = rd.start({"preset": "tiny"})
+    assert blas_threads(config["restarts"][-1]["environment"]) == (other,) * len(start)
+    assert f"resumes with {other} BLAS" in (tmp_path / "r" / "run.log").read_text()
+    stored = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert [blas_threads(r["environment"]) for r in stored["restarts"]] == [start, (other,) * len(start)]

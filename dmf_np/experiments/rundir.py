@@ -12,16 +12,21 @@ A run directory holds::
 Resuming is by unit: a unit whose ``result.json`` exists is done and is read back, not recomputed;
 a unit without one restarts from its own checkpoints (see :func:`dmf_np.train.fit_classifier`).
 A run directory belongs to one protocol: starting it again with a different protocol raises
-:class:`ConfigMismatch` instead of mixing results. Experiment-agnostic (MNIST, Wiki, ...).
+:class:`ConfigMismatch` instead of mixing results. The environment (versions, BLAS library and thread
+count) is recorded at the start and at every restart; a restart under another BLAS thread count warns
+(:class:`ReproducibilityWarning`, and a line in run.log), since it can change the last float32 digits
+of the units computed afterwards. Experiment-agnostic (MNIST, Wiki, ...).
 """
 from __future__ import annotations
 
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from ..io import atomic_write_json, read_json
@@ -55,8 +60,8 @@ def environment(backend_name: str | None = None) -> dict:
     from .. import backend  # noqa: PLC0415
 
     env = {"python": platform.python_version(), "numpy": numpy.__version__, "platform": platform.platform(),
-           "cpus": os.cpu_count(), "blas": backend.blas_info(), "git_commit": git_commit(),
-           "backend": backend_name, "argv": sys.argv}
+           "cpus": os.cpu_count(), "blas": backend.blas_info(), "blas_pools": backend.blas_pools(),
+           "git_commit": git_commit(), "backend": backend_name, "argv": sys.argv}
     try:
         from importlib.metadata import version  # noqa: PLC0415
 
@@ -66,6 +71,39 @@ def environment(backend_name: str | None = None) -> dict:
     if backend_name == "cupy":  # get_xp raises BackendError, naming why, where CuPy is unusable
         env["cupy"] = backend.get_xp("cupy").__version__
     return env
+
+
+class ReproducibilityWarning(UserWarning):
+    """A run resumes under conditions that can change the last float digits of its results."""
+
+
+def blas_threads(env: dict) -> tuple | None:
+    """The BLAS thread count(s) an environment record was taken under, or None where unknown
+    (records older than ``blas_pools`` give it only inside the ``blas`` text: '(2 threads)')."""
+    pools = env.get("blas_pools")
+    if pools:
+        return tuple(p.get("threads") for p in pools)
+    found = re.findall(r"\((\d+) threads\)", str(env.get("blas", "")))
+    return tuple(int(n) for n in found) or None
+
+
+def _counts(threads: tuple) -> str:
+    return "/".join(str(t) for t in threads)
+
+
+def check_blas_threads(config: dict, now: dict) -> str | None:
+    """A warning text when ``now`` (an environment record) has another BLAS thread count than the
+    start or a restart recorded in ``config``; None when they agree or a count is unknown."""
+    current, first = blas_threads(now), blas_threads(config.get("environment", {}))
+    before = [first] + [blas_threads(r.get("environment", {})) for r in config.get("restarts", [])]
+    before = sorted({b for b in before if b is not None})
+    if current is None or not before or before == [current]:
+        return None
+    match = f" Set OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS) to {_counts(first)} to match the start." if first else ""
+    return (f"this run resumes with {_counts(current)} BLAS thread(s); earlier parts of it ran with "
+            f"{', '.join(_counts(b) for b in before)}. The thread count changes the order of float32 "
+            f"sums, so units computed now may differ from those computed before in the last digits; "
+            f"the run stays valid (see docs/reproducibility.md).{match}")
 
 
 class RunDir:
@@ -95,7 +133,12 @@ class RunDir:
                 diff = sorted(k for k in set(old) | set(protocol) if old.get(k) != protocol.get(k))
                 raise ConfigMismatch(f"{self.path} holds a run with a different protocol (differences in: "
                                      f"{', '.join(diff)}); use another --out directory, or delete this one")
-            config.setdefault("restarts", []).append({"time": _now(), "environment": environment(backend_name)})
+            env = environment(backend_name)
+            warning = check_blas_threads(config, env)
+            if warning:
+                self.log(f"warning: {warning}", echo=False)
+                warnings.warn(f"{self.path}: {warning}", ReproducibilityWarning, stacklevel=2)
+            config.setdefault("restarts", []).append({"time": _now(), "environment": env})
         else:
             config = {"protocol": protocol, "created": _now(), "environment": environment(backend_name)}
         atomic_write_json(self.config_path, config)
