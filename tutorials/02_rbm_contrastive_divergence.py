@@ -30,9 +30,17 @@
 # $(W, b)$), biases $b_v$, $b_h$. The energy of a joint state and the probability it defines are
 #
 # $$E(v, h) = -b_v^\top v - b_h^\top h - h^\top W v, \qquad p(v, h) = \frac{e^{-E(v,h)}}{Z}, \qquad Z = \sum_{v,h} e^{-E(v,h)}.$$
+#
+# **Symbols.** $E$ is only ever this energy. The loss that training minimises is written
+# $\varepsilon$, as in the paper (and in tutorial 1): here the negative mean log-likelihood,
+# $\varepsilon = -\frac1N \sum_n \log p(v_n)$, and every gradient below is $\partial \varepsilon / \partial \theta$.
+#
+# **Exercises.** 2.1: the gradient of the free energy, derived by hand (it is the positive phase of
+# CD); 2.2: your own CD-k, which must reproduce the library's numbers and the bias table of
+# section 6. Each is a stub checked by the tutorial (`dmf_np.exercises.attempt`); until you fill it
+# in the tutorial says "not attempted yet" and runs on. Solutions: `tutorials/solutions/tutorial_02.py`.
 
 # %%
-import io as _io
 import os
 import sys
 from pathlib import Path
@@ -42,14 +50,15 @@ if not (ROOT / "dmf_np").is_dir():
     ROOT = ROOT.parent  # a notebook started inside tutorials/
 sys.path.insert(0, str(ROOT))
 FAST = os.environ.get("DMF_TUTORIAL_FAST") == "1"  # the test suite runs every tutorial in fast mode
-FIGURES = Path(os.environ.get("DMF_FIGURES_DIR", ROOT / "figures"))
 
 import numpy as np
 
 from dmf_np import rbm
+from dmf_np.exercises import attempt
 from dmf_np.gradcheck import numerical_gradient, rel_error
 from dmf_np.layers import affine_forward, sigmoid
 from dmf_np.optim import SGD
+from dmf_np.plots import show_and_save
 
 np.set_printoptions(precision=4, suppress=True, linewidth=110)
 
@@ -136,8 +145,8 @@ print("max |p(v|h) brute force - rbm.visible_mean|       =",
 #
 # the first over $h \sim p(h \mid v)$ for the data (easy: the conditionals), the second over the model's
 # own distribution $p(v, h)$ (hard: it needs $Z$). dmf_np hands every optimiser the gradient of a
-# loss to *minimise*, so `rbm.exact_log_likelihood_gradient` returns
-# $\langle\cdot\rangle_{\text{model}} - \langle\cdot\rangle_{\text{data}}$, minus the above. Our data:
+# loss to *minimise*, $\varepsilon = -\frac1N\sum_n \log p(v_n)$, so `rbm.exact_log_likelihood_gradient` returns
+# $\partial\varepsilon/\partial\theta = \langle\cdot\rangle_{\text{model}} - \langle\cdot\rangle_{\text{data}}$, minus the above. Our data:
 # noisy copies of three 6-bit prototypes. We check the gradient by central differences of the exact
 # negative log-likelihood (tutorial 1).
 
@@ -149,9 +158,44 @@ data = np.where(drng.random(data.shape) < 0.05, 1 - data, data)   # flip 5% of t
 exact = rbm.exact_log_likelihood_gradient(data, P)
 for key in ("W", "b_h", "b_v"):
     num = numerical_gradient(lambda: -rbm.exact_log_likelihood(data, P), P[key])
-    print(f"d(-log p)/d{key}: relative error against central differences {rel_error(exact[key], num):.1e}")
+    print(f"dε/d{key}: relative error against central differences {rel_error(exact[key], num):.1e}")
     assert rel_error(exact[key], num) < 1e-7
 print(f"mean log-likelihood of the data under this random RBM: {rbm.exact_log_likelihood(data, P):.4f} nats")
+
+# %% [markdown]
+# ### Exercise 2.1: the gradient of the free energy
+#
+# Since $\log p(v) = -F(v) - \log Z$, the loss is $\varepsilon = \frac1N\sum_n F(v_n) + \log Z$: its data
+# term is the mean free energy. Differentiate the closed form of $F$ (section 2) by hand and write
+# `free_energy_grad(v, P)`: the gradient of $\frac1N \sum_n F(v_n)$ with respect to `W`, `b_h` and `b_v`,
+# as a dict shaped like `P`. (Hint: $\frac{d}{dx}\mathrm{softplus}(x) = \sigma(x)$.) The check compares it
+# with central differences; then compare your formula with the positive phase of section 5.
+
+# %%
+def free_energy_grad(v, P):
+    """d/dθ of mean_n F(v_n), θ in W (n_h, n_v), b_h (n_h,), b_v (n_v,); v: (N, n_v). A dict keyed like P."""
+    raise NotImplementedError("exercise 2.1: differentiate the free energy")
+
+
+def check_free_energy_grad(fn):
+    """Exercise 2.1's check: fn against central differences of the mean free energy, on the data."""
+    Pc = {k: p.copy() for k, p in P.items()}      # a copy: the check perturbs parameters in place
+    mine = fn(data, Pc)
+    assert isinstance(mine, dict) and set(mine) >= set(Pc), f"return a dict with the keys {sorted(Pc)}"
+    for key in ("W", "b_h", "b_v"):
+        assert np.shape(mine[key]) == Pc[key].shape, f"{key}: shape {np.shape(mine[key])}, expected {Pc[key].shape}"
+        num = numerical_gradient(lambda: float(rbm.free_energy(data, Pc).mean()), Pc[key])
+        err = rel_error(np.asarray(mine[key], dtype=np.float64), num)
+        assert err < 1e-7, (f"d(mean F)/d{key} is off: relative error {err:.1e}. F(v) = -b_v·v - Σ_j softplus(b_h,j + W_j v); "
+                            "the derivative of softplus is the sigmoid, i.e. p(h_j = 1 | v)")
+
+
+attempt("2.1", free_energy_grad, check_free_energy_grad)
+
+# %% [markdown]
+# The free-energy gradient at the data, $-\langle p(h \mid v)\, v^\top\rangle_{\text{data}}$ for $W$, is exactly
+# minus the positive statistic. The model term is the same gradient averaged over $p(v)$, which needs
+# $Z$: that is the part CD approximates.
 
 # %% [markdown]
 # ## 5. Contrastive Divergence, by hand and by the library
@@ -172,12 +216,12 @@ h0 = (g_rng.random(ph0.shape) < ph0).astype(np.float64)          # h0 ~ p(h | v0
 # negative phase: one step down and up again
 v1 = sigmoid(h0 @ P["W"] + P["b_v"])                             # reconstruction E[v | h0], (20, 6)
 ph1 = sigmoid(v1 @ P["W"].T + P["b_h"])                          # p(h | v1)
-# dE/dtheta = negative statistics - positive statistics (a loss to minimise)
+# dε/dθ = negative statistics - positive statistics (a loss to minimise)
 g_hand = {"W": (ph1.T @ v1 - ph0.T @ v0) / len(v0), "b_h": (ph1 - ph0).mean(0), "b_v": (v1 - v0).mean(0)}
 
 g_lib = rbm.cd_k(v0, P, np.random.default_rng(7), k=1).grads
-for key in g_hand:
-    print(f"CD-1 dE/d{key}: max |by hand - rbm.cd_k| = {np.abs(g_hand[key] - g_lib[key]).max():.1e}")
+for key, g in g_hand.items():
+    print(f"CD-1 dε/d{key}: max |by hand - rbm.cd_k| = {np.abs(g - g_lib[key]).max():.1e}")
 
 # %% [markdown]
 # ## 6. How far is CD-k from the exact gradient?
@@ -212,6 +256,51 @@ for k in KS:
         cd_errors[(k, stat)] = err
         row += [err, cos]
     print(f"  {k:4d}  {row[0]:18.4f} {row[1]:7.4f}   {row[2]:21.4f} {row[3]:7.4f}")
+
+# %% [markdown]
+# ### Exercise 2.2: your own CD-k, and the bias table again
+#
+# Write `my_cd_k(v0, P, rng, k, negative_visible)` returning the CD-k gradient $\partial\varepsilon/\partial\theta$
+# as a dict keyed like `P` (negative statistics minus positive ones, divided by $N$), drawing random
+# numbers in the library's order, so that with the same generator you get the same numbers:
+#
+# 1. positive phase: $p_0 = p(h \mid v_0)$; $h = $ `rng.random(p0.shape) < p0`;
+# 2. each of the $k$ steps: $v = E[v \mid h]$, then `v = rng.random(v.shape) < v` **unless** this is
+#    the last step and `negative_visible == "probs"` (the mean-field reconstruction); then
+#    $p = p(h \mid v)$, and, except at the last step, $h = $ `rng.random(p.shape) < p`;
+# 3. statistics: $p_0$ with $v_0$ (positive), the last $p$ with the last $v$ (negative).
+#
+# Use only NumPy and the formulas of sections 3 and 5 (not `rbm.cd_k`). The check compares your
+# gradients with `rbm.cd_k` for $k$ = 1 and 2, then recomputes the table above with your function.
+
+# %%
+def my_cd_k(v0, P, rng, k, negative_visible="probs"):
+    """CD-k gradient {"W": (n_h, n_v), "b_h": (n_h,), "b_v": (n_v,)} of the batch v0 (N, n_v)."""
+    raise NotImplementedError("exercise 2.2: write CD-k")
+
+
+def check_my_cd_k(fn):
+    """Exercise 2.2's check: the library's numbers for the same generator, then the bias table."""
+    for k in (1, 2):
+        for stat in ("samples", "probs"):
+            mine = fn(data[:20], P, np.random.default_rng(5), k, negative_visible=stat)
+            ref = rbm.cd_k(data[:20], P, np.random.default_rng(5), k=k, negative_visible=stat).grads
+            for key in ("W", "b_h", "b_v"):
+                diff = float(np.abs(np.asarray(mine[key]) - ref[key]).max())
+                assert diff < 1e-10, (f"k={k}, negative_visible={stat!r}: {key} differs from rbm.cd_k by {diff:.1e}. "
+                                      "Same random numbers in the same order? (a uniform draw per hidden unit for h0, "
+                                      "then per step one for v, unless mean-field at the last step, and one for h, "
+                                      "except at the last step.) Is the sign negative minus positive, over N?")
+    print(f"  your CD-k, {len(v_many)} chains:   k  samples: rel. err   mean-field: rel. err")
+    for k in KS:
+        errs = [rel_error(flat(fn(v_many, P, np.random.default_rng(100 + k), k, negative_visible=stat)), g_exact)
+                for stat in ("samples", "probs")]
+        print(f"  {'':31s}{k:3d}  {errs[0]:17.4f}   {errs[1]:20.4f}")
+        for stat, err in zip(("samples", "probs"), errs):
+            assert abs(err - cd_errors[(k, stat)]) < 1e-9, f"k={k}, {stat}: {err:.6f} vs the table's {cd_errors[(k, stat)]:.6f}"
+
+
+attempt("2.2", my_cd_k, check_my_cd_k)
 
 # %% [markdown]
 # ## 7. Training: exact gradient, CD-1, CD-10 and persistent CD
@@ -270,13 +359,7 @@ print("largest fall of the log-likelihood from one epoch to the next:",
 # `train_rbm` offers `lr_decay`). Plain CD restarts at the data and cannot drift that way.
 
 # %%
-import matplotlib
-
-if "MPLBACKEND" not in os.environ and "ipykernel" not in sys.modules:
-    matplotlib.use("Agg")  # a script: draw into files, never open a window
 import matplotlib.pyplot as plt
-
-from dmf_np.io import atomic_write_bytes
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.5, 3.8))
 for stat, style in (("samples", "o-"), ("probs", "s--")):
@@ -296,10 +379,7 @@ ax2.set_title("Training a 6x4 RBM", fontsize=10)
 ax2.grid(True, alpha=0.3)
 ax2.legend(fontsize=9)
 fig.tight_layout()
-buf = _io.BytesIO()
-fig.savefig(buf, format="png", dpi=120)
-path = atomic_write_bytes(FIGURES / "tutorial_02_cd.png", buf.getvalue())
-plt.close(fig)
+path = show_and_save(fig, "tutorial_02_cd.png")   # shown in a notebook; saved to dmf_np.plots.figures_dir()
 print("figure written to", path)
 
 # %% [markdown]
