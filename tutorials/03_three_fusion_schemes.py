@@ -35,6 +35,11 @@
 # EMF keeps only the bottom unit's fusion edges and the shared chain above it; IMF keeps the
 # modality chains and only the top unit's fusion edges (Eq. 1); DMF keeps every edge. (The
 # library adds a bias to every layer; the paper leaves biases out of its equations.)
+#
+# **Exercises.** 3.1: predict how many feed-forward paths a DMF of $L$ units has from one modality
+# to the top; 3.2: count a DMF's parameters from its edge table. Each is a stub checked by the
+# tutorial (`dmf_np.exercises.attempt`); until you fill it in the tutorial says "not attempted yet"
+# and runs on. Solutions: `tutorials/solutions/tutorial_03.py`.
 
 # %%
 import os
@@ -50,7 +55,14 @@ FAST = os.environ.get("DMF_TUTORIAL_FAST") == "1"
 import numpy as np
 
 from dmf_np.data.synthetic import two_modality_classes
-from dmf_np.fusion import SCHEMES, Architecture, forward, init_params, paper_mnist_architecture
+from dmf_np.exercises import attempt
+from dmf_np.fusion import (
+    SCHEMES,
+    Architecture,
+    forward,
+    init_params,
+    paper_mnist_architecture,
+)
 
 np.set_printoptions(precision=4, suppress=True, linewidth=110)
 
@@ -196,7 +208,32 @@ for scheme, arch in archs.items():
 # %% [markdown]
 # In the DMF list, the path that climbs the modality stack and enters at the top is IMF's (green
 # in Fig. 2a), the one that enters at the bottom and climbs the shared chain is EMF's (yellow),
-# and the one that crosses in the middle is new (blue). With more units there are more of them:
+# and the one that crosses in the middle is new (blue). With more units there are more of them.
+#
+# ### Exercise 3.1: how many paths with $L$ units?
+#
+# Before running the next cell, work out how many feed-forward paths lead from $h^x_1$ to $s_L$ in a
+# DMF of $L$ multimodal units, and write it as `n_paths_dmf(L)`. (Hint: a path can leave the
+# modality stack only once, through a fusion edge; where can it leave?) The check counts the routes
+# in the edge graph for $L$ = 2 to 7.
+
+# %%
+def n_paths_dmf(L):
+    """The number of feed-forward paths from h^x_1 to s_L in a DMF of L multimodal units."""
+    raise NotImplementedError("exercise 3.1: count the paths")
+
+
+def check_n_paths(fn):
+    """Exercise 3.1's check: fn(L) against the routes counted in the DMF edge graph."""
+    for L in range(2, 8):
+        deep = Architecture("dmf", ((6,) * L, (8,) * L), (5,) * L, 3)
+        counted = len(routes(deep, "h^x_1", f"s_{L}"))
+        assert fn(L) == counted, (f"L = {L}: you said {fn(L)}, the graph has {counted}. A path climbs the modality "
+                                  "stack to some level l, crosses by the fusion edge into s_l, and climbs the shared "
+                                  "chain to s_L: how many choices of l are there?")
+
+
+attempt("3.1", n_paths_dmf, check_n_paths)
 
 # %%
 for L in range(2, 7):
@@ -239,6 +276,38 @@ print(f"DMF / EMF = {totals['dmf'] / totals['emf']:.2f}, DMF / IMF = {totals['dm
 # EMF and IMF come out almost the same size, and DMF roughly two and a half times larger: the extra
 # weights are all fusion and shared-chain edges, i.e. correlation-learning weights, as the paper
 # says.
+#
+# ### Exercise 3.2: count a DMF's parameters from its edge table
+#
+# Write `dmf_param_count(modality_sizes, shared_sizes, n_classes)`: the number of parameters of a
+# DMF with these layer sizes (`modality_sizes` one tuple per modality, input first, each as long as
+# `shared_sizes`), counted from the table at the top of this tutorial, plus one bias per layer
+# above the inputs and the classifier on $s_L$. Use only the sizes (not `Architecture`). The check
+# compares your count with `Architecture(...).n_params()` for the paper's MNIST network, this
+# tutorial's small one and a three-modality network.
+
+# %%
+def dmf_param_count(modality_sizes, shared_sizes, n_classes):
+    """Weights and biases of a DMF with these sizes (e.g. ((392, 512, 128), (392, 512, 128)), (512, 256, 64), 10)."""
+    raise NotImplementedError("exercise 3.2: count the parameters")
+
+
+def check_param_count(fn):
+    """Exercise 3.2's check: fn against the library's count, for three networks."""
+    cases = [(((392, 512, 128), (392, 512, 128)), (512, 256, 64), 10),
+             (((6, 5, 4), (8, 5, 4)), (6, 5, 3), 3),
+             (((7, 4), (3, 5), (9, 2)), (6, 4), 5)]
+    for mod, shared, n_classes in cases:
+        names = tuple("xyz"[: len(mod)])
+        expected = Architecture("dmf", mod, shared, n_classes, names=names).n_params()
+        got = fn(mod, shared, n_classes)
+        assert got == expected, (f"sizes {mod}, {shared}, {n_classes} classes: you counted {got}, the network has "
+                                 f"{expected} ({got - expected:+d}). Edges: W^m_l (l = 1..L-1) per modality, W^(m->s)_l "
+                                 "(l = 1..L) per modality, W^s_l (l = 1..L-1), W^out; biases on h^m_2..h^m_L, s_1..s_L "
+                                 "and the classifier.")
+
+
+attempt("3.2", dmf_param_count, check_param_count)
 #
 # ## What to take away
 #
