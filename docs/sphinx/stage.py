@@ -1,0 +1,337 @@
+"""Lays out the documentation site's Sphinx sources in a build directory (see docs/site.md).
+
+    python docs/sphinx/stage.py build/site_src
+
+The repository's files stay where they are and as they are; this script copies them into the
+layout Sphinx needs and rewrites only the copies:
+
+    index.md             README.md (the site's home page), plus the navigation (a hidden toctree)
+    equations.md         EQUATIONS.md, each `dmf_np.module.function` made a link to its docstring
+    docs/<name>.md       every docs/*.md
+    tutorials/           index.md here; run_tutorials.py adds the executed notebooks (NN_name.ipynb)
+    solutions/           one highlighted code page per tutorials/solutions/tutorial_NN.py
+    api/                 one page per module of dmf_np (autodoc), found by walking the package
+    figures/...          the images that the pages above show
+
+Relative links are resolved against the repository and pointed at the page that now holds the
+target (README's `tutorials/04_learning_paths.py` becomes the executed tutorial's page,
+`dmf_np/backprop.py` the module's API page). A link to any other file of the repository becomes a
+download of that file; a link to something that is not there is kept as plain text, with a warning.
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # resolves() looks names up in this checkout's dmf_np
+TUTORIAL_GLOB = "[0-9][0-9]_*.py"
+IMAGE_SUFFIXES = {".png", ".svg", ".jpg", ".jpeg", ".gif"}
+
+# [text](target) and ![alt](target); the target has no spaces, an optional "title" may follow
+LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)(\s+\"[^\"]*\")?\)")
+# `dmf_np.module.name` or `dmf_np.module.name(args)` in backticks, not already part of a role
+DOTTED = re.compile(r"(?<![}`])`(dmf_np(?:\.[A-Za-z_][A-Za-z0-9_]*)+)(\([^`]*\))?`")
+BARE = re.compile(r"(?<![}`])`([A-Za-z_][A-Za-z0-9_]*)`")
+FENCE = re.compile(r"^(```|~~~)")
+
+
+def tutorials() -> list[Path]:
+    return sorted((ROOT / "tutorials").glob(TUTORIAL_GLOB))
+
+
+def solutions() -> list[Path]:
+    return sorted((ROOT / "tutorials" / "solutions").glob("tutorial_[0-9][0-9].py"))
+
+
+def modules() -> list[str]:
+    """Every public module of dmf_np, by walking its files (no import needed here)."""
+    names = []
+    for path in sorted((ROOT / "dmf_np").rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if parts[-1] == "__main__" or any(p.startswith("_") for p in parts):
+            continue
+        names.append(".".join(parts))
+    return names
+
+
+def resolves(dotted: str) -> bool:
+    """Whether ``dmf_np.module.name[.attr]`` names a function or class of this checkout's dmf_np."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr, None)
+        return callable(obj)
+    return False
+
+
+def page_of(repo_path: str) -> str | None:
+    """The staged page (or image) that stands for a repository path, or None if the site has none."""
+    p = Path(repo_path)
+    if repo_path == "README.md":
+        return "index.md"
+    if repo_path == "EQUATIONS.md":
+        return "equations.md"
+    if p.parent == Path("docs") and p.suffix == ".md":
+        return repo_path
+    if p.parent == Path("tutorials") and p.match(TUTORIAL_GLOB):
+        return f"tutorials/{p.stem}.ipynb"
+    if p.parent == Path("tutorials/solutions") and p.suffix == ".py":
+        return f"solutions/{p.stem}.md"
+    if repo_path in ("tutorials", "tutorials/README.md"):
+        return "tutorials/index.md"
+    if p.parts and p.parts[0] == "dmf_np" and p.suffix in ("", ".py"):
+        parts = list(p.with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        name = ".".join(parts)
+        return f"api/{name}.md" if name in modules() else None
+    if p.suffix.lower() in IMAGE_SUFFIXES:
+        return repo_path
+    return None
+
+
+class Stager:
+    def __init__(self, out: Path):
+        self.out = out
+        self.images: set[str] = set()
+        self.warnings: list[str] = []
+
+    def rewrite_links(self, text: str, repo_doc: str, staged_doc: str) -> str:
+        """Points each relative link of a repository markdown file at the staged page."""
+        repo_dir = posixpath.dirname(repo_doc)
+        staged_dir = posixpath.dirname(staged_doc)
+
+        def fix(m: re.Match) -> str:
+            bang, label, target, title = m.group(1), m.group(2), m.group(3), m.group(4) or ""
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+                return m.group(0)  # a URL (https:, mailto:) or an anchor on the same page
+            path, _, anchor = target.partition("#")
+            repo_path = posixpath.normpath(posixpath.join(repo_dir, path))
+            if repo_path.startswith("..") or not (ROOT / repo_path).exists():
+                self.warnings.append(f"{repo_doc}: link to {target!r}: no such file; kept as text")
+                return label if not bang else m.group(0)
+            page = page_of(repo_path)
+            if page is not None and Path(page).suffix.lower() in IMAGE_SUFFIXES:
+                self.images.add(repo_path)
+            if page is None:
+                if (ROOT / repo_path).is_dir():
+                    return label  # a folder: the site has nothing to show for it
+                # any other file of the repository: a download of the file itself
+                rel = os.path.relpath(ROOT / repo_path, self.out / staged_dir)
+                return f"{bang}[{label}]({Path(rel).as_posix()}{title})"
+            rel = posixpath.relpath(page, staged_dir or ".")
+            return f"{bang}[{label}]({rel}{'#' + anchor if anchor else ''}{title})"
+
+        return self._outside_code(text, lambda s: LINK.sub(fix, s))
+
+    @staticmethod
+    def _outside_code(text: str, transform) -> str:
+        """Applies ``transform`` to the text outside fenced code blocks."""
+        out, chunk, fenced = [], [], False
+        for line in text.splitlines(keepends=True):
+            if FENCE.match(line.lstrip()):
+                if not fenced:
+                    out.append(transform("".join(chunk)))
+                    chunk = []
+                fenced = not fenced
+                out.append(line)
+            elif fenced:
+                out.append(line)
+            else:
+                chunk.append(line)
+        out.append(transform("".join(chunk)))
+        return "".join(out)
+
+    def link_api(self, text: str) -> str:
+        """`dmf_np.fusion.forward` -> {py:obj}`dmf_np.fusion.forward` (a link to its docstring).
+
+        A bare `name` on a line that has named `dmf_np.module.thing` before it is linked too when
+        it is an attribute of that thing or of its module (EQUATIONS.md's "explicit Jacobian
+        `shared_to_modality_jacobian`" after `dmf_np.backprop.grad_via_shared_path`)."""
+        def line(s: str) -> str:
+            scopes = []
+
+            def dotted(m: re.Match) -> str:
+                scopes.insert(0, m.group(1))
+                if m.group(2):
+                    return f"{{py:obj}}`{m.group(1)}{m.group(2)} <{m.group(1)}>`"
+                return f"{{py:obj}}`{m.group(1)}`"
+
+            s = DOTTED.sub(dotted, s)
+            if not scopes:
+                return s
+
+            def bare(m: re.Match) -> str:
+                for scope in scopes:
+                    for prefix in (scope, scope.rsplit(".", 1)[0]):
+                        if resolves(f"{prefix}.{m.group(1)}"):
+                            return f"{{py:obj}}`{m.group(1)} <{prefix}.{m.group(1)}>`"
+                return m.group(0)
+
+            return BARE.sub(bare, s)
+
+        return self._outside_code(text, lambda s: "".join(line(x) for x in s.splitlines(keepends=True)))
+
+    def write(self, staged: str, text: str) -> None:
+        path = self.out / staged
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    def markdown(self, repo_doc: str, staged_doc: str, extra: str = "") -> None:
+        text = (ROOT / repo_doc).read_text(encoding="utf-8")
+        text = self.link_api(self.rewrite_links(text, repo_doc, staged_doc))
+        self.write(staged_doc, text + extra)
+
+    def stage(self) -> None:
+        docs = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
+        nav = NAV.format(docs="\n".join(f"docs/{Path(d).stem}" for d in docs))
+        self.markdown("README.md", "index.md", extra=nav)
+        self.markdown("EQUATIONS.md", "equations.md")
+        for name in docs:
+            self.markdown(f"docs/{name}", f"docs/{name}")
+        self.markdown("tutorials/README.md", "tutorials/index.md", extra=TUTORIALS_NAV)
+        self.stage_solutions()
+        self.stage_api()
+        for repo_path in sorted(self.images):
+            (self.out / repo_path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / repo_path, self.out / repo_path)
+
+    def stage_solutions(self) -> None:
+        items = []
+        for path in solutions():
+            number = int(path.stem.split("_")[1])
+            tutorial = next((t for t in tutorials() if int(t.name[:2]) == number), None)
+            title = f"Solutions to tutorial {number}"
+            # the code is copied under _code/, which Sphinx does not read as a page
+            (self.out / "_code").mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, self.out / "_code" / path.name)
+            back = f"[the tutorial](../tutorials/{tutorial.stem}.ipynb)" if tutorial else "the tutorial"
+            self.write(f"solutions/{path.stem}.md", SOLUTION_PAGE.format(
+                title=title, back=back, name=path.name, repo=f"tutorials/solutions/{path.name}"))
+            items.append(path.stem)
+        listing = "\n".join(items) if items else ""
+        note = "" if items else "\nNo solutions have been written yet.\n"
+        self.write("solutions/index.md", SOLUTIONS_INDEX.format(items=listing, note=note))
+
+    def stage_api(self) -> None:
+        names = modules()
+        for name in names:
+            self.write(f"api/{name}.md", API_PAGE.format(name=name, rule="=" * len(name)))
+        self.write("api/index.md", API_INDEX.format(items="\n".join(names)))
+
+
+NAV = """
+
+```{{toctree}}
+:hidden:
+:caption: Tutorials
+:glob:
+
+tutorials/index
+tutorials/[0-9][0-9]_*
+solutions/index
+```
+
+```{{toctree}}
+:hidden:
+:caption: Reference
+
+equations
+api/index
+{docs}
+```
+"""
+
+TUTORIALS_NAV = """
+
+```{toctree}
+:glob:
+:maxdepth: 1
+
+[0-9][0-9]_*
+```
+
+The exercises' solutions are on their own pages, for when you have tried: [Solutions](../solutions/index.md).
+"""
+
+SOLUTION_PAGE = """# {title}
+
+The solutions to the exercises of {back}, as in `{repo}`. Each function has the name of the
+exercise's stub; with `DMF_EXERCISE_SOLUTIONS=1` in the environment the tutorial checks these
+instead of the stubs.
+
+```{{literalinclude}} ../_code/{name}
+:language: python
+:linenos:
+```
+"""
+
+SOLUTIONS_INDEX = """# Solutions
+
+The tutorials' exercises ask you to fill in a function; each tutorial checks your answer itself.
+The solutions are here, one page per tutorial, for when you have tried (or want to compare).
+{note}
+```{{toctree}}
+:maxdepth: 1
+
+{items}
+```
+"""
+
+# autodoc writes reStructuredText, so the directive sits in an eval-rst block
+API_PAGE = """# `{name}`
+
+```{{eval-rst}}
+.. automodule:: {name}
+   :members:
+   :show-inheritance:
+```
+"""
+
+API_INDEX = """# API
+
+The docstrings of every module of `dmf_np`, in the package's order. Each function that computes an
+equation of the paper says which one; [the equations page](../equations.md) links every equation to
+its function here.
+
+```{{toctree}}
+:maxdepth: 1
+
+{items}
+```
+"""
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        return 2
+    out = Path(argv[0]).resolve()
+    if out.exists():
+        shutil.rmtree(out)  # a fresh layout: nothing left over from a tutorial or page since removed
+    out.mkdir(parents=True)
+    stager = Stager(out)
+    stager.stage()
+    for warning in stager.warnings:
+        print("stage:", warning, file=sys.stderr)
+    print(f"staged the site's sources in {out} ({len(modules())} API modules, {len(tutorials())} "
+          f"tutorials, {len(solutions())} solution files, {len(stager.images)} images)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
