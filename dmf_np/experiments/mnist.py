@@ -303,10 +303,13 @@ def tune(rd: RunDir, data: MnistHalves, opts: Options, log) -> dict:
             "rule": "lowest validation error after the last fine-tuning epoch, per model, same grid for all"}
 
 
-def run_experiment(mnist: Mnist, out, opts: Options, log=None, report_only: bool = False) -> dict:
+def run_experiment(mnist: Mnist, out, opts: Options, log=None, report_only: bool = False, jobs: int = 1,
+                   scheduler: str | None = None) -> dict:
     """Run (or resume) the whole protocol in run directory ``out``; returns the aggregated metrics.
 
-    ``report_only=True`` trains nothing: it aggregates whatever units have finished.
+    ``report_only=True`` trains nothing: it aggregates whatever units have finished. ``jobs`` > 1 or a
+    ``scheduler`` ('local' or a Dask address) runs the units in parallel (:func:`run_units_parallel`);
+    the default runs them one after another in this process.
     """
     rd = RunDir(out)
     rd.start(opts.protocol(), backend_name=opts.backend)
@@ -317,7 +320,9 @@ def run_experiment(mnist: Mnist, out, opts: Options, log=None, report_only: bool
     log(f"MNIST halves: {data.parts['train'][0].shape[0]} train, {data.parts['val'][0].shape[0]} val, "
         f"{data.parts['test'][0].shape[0]} test images; preset {opts.preset.name}; damage {opts.damage.kind}, "
         f"{opts.damage.when}; seeds {opts.seeds}")
-    tuning = tune(rd, data, opts, log)
+    if jobs != 1 or scheduler is not None:
+        run_units_parallel(rd, mnist, data, opts, log, jobs, scheduler)
+    tuning = tune(rd, data, opts, log)  # after run_units_parallel: reads every unit back
     log(f"learning rates chosen on validation: {tuning['chosen_lr']}")
     for kind, level in train_conditions(opts):          # levels outermost: early levels finish first
         for seed in opts.seeds:
@@ -327,6 +332,51 @@ def run_experiment(mnist: Mnist, out, opts: Options, log=None, report_only: bool
     metrics = aggregate(rd, opts)
     rd.write_metrics(metrics)
     return metrics
+
+
+def _pretrain_task(out, mnist: Mnist, opts: Options, kind: str, level: int, model: str, seed: int) -> None:
+    """On a worker: a unit's pretraining (pretrained.npz), which all its learning rates then read."""
+    rd = RunDir(out)
+    data = MnistHalves(mnist, opts.preset, backend.get_xp(opts.backend))
+    unit = (condition_name(kind, level), model, f"seed{seed}")
+    pretrained_params(rd, unit, opts.preset.architecture(model), data.split("train", kind, level, seed), seed,
+                      opts, rd.log)
+
+
+def _unit_task(out, mnist: Mnist, opts: Options, kind: str, level: int, model: str, seed: int, lr: float,
+               tuning: bool) -> dict:
+    """On a worker: one unit (:func:`run_unit`), its result written into the run directory."""
+    rd = RunDir(out)
+    data = MnistHalves(mnist, opts.preset, backend.get_xp(opts.backend))
+    return run_unit(rd, data, kind, level, model, seed, lr, opts, rd.log, tuning=tuning)
+
+
+def run_units_parallel(rd: RunDir, mnist: Mnist, data: MnistHalves, opts: Options, log, jobs: int = 1,
+                       scheduler: str | None = None) -> None:
+    """Every unit of the protocol on ``jobs`` local processes or a Dask cluster (:mod:`.parallel`).
+
+    Three waves, each waiting for the one before: (1) the pretraining of every (condition, model,
+    seed), which the rates of a unit share (run once, not raced by its rates); (2) the tuning grid; (3)
+    the final units at the rates chosen from (2). Each unit reads only its arguments and its own files
+    and runs with one BLAS thread, so its result is the serial run's, bit for bit, wherever and in
+    whatever order it ran; the run directory must be visible to every worker at the same path.
+    """
+    from .parallel import make_executor, wait_all  # noqa: PLC0415
+
+    out = str(rd.path.resolve())
+    worker_opts = replace(opts, show_progress=False)  # progress bars from many processes would interleave
+    conditions, seed0 = train_conditions(opts), opts.seeds[0]
+    with make_executor(jobs, scheduler) as ex:
+        log(f"parallel units on {ex.description}")
+        shared = ex.share(mnist)
+        if opts.preset.pretrain_epochs > 0:
+            wait_all(ex.submit(_pretrain_task, out, shared, worker_opts, kind, level, model, seed)
+                     for kind, level in conditions for seed in opts.seeds for model in MODELS)
+        wait_all(ex.submit(_unit_task, out, shared, worker_opts, opts.damage.kind, 0, model, seed0, lr, True)
+                 for model in MODELS for lr in opts.preset.lr_grid)
+        chosen = tune(rd, data, opts, log)["chosen_lr"]  # reads the tuning units back
+        wait_all(ex.submit(_unit_task, out, shared, worker_opts, kind, level, model, seed, chosen[model], False)
+                 for kind, level in conditions for seed in opts.seeds for model in MODELS)
 
 
 def aggregate(rd: RunDir, opts: Options) -> dict:
@@ -415,5 +465,6 @@ def with_overrides(preset: Preset, **changes) -> Preset:
     return replace(preset, **{k: v for k, v in changes.items() if v is not None})
 
 
-__all__ = ["MODELS", "PAPER_TABLE1", "PRESETS", "Preset", "Options", "run_experiment", "aggregate",
+__all__ = ["MODELS", "PAPER_TABLE1", "PRESETS", "Preset", "Options", "run_experiment", "run_units_parallel",
+           "aggregate",
            "run_unit", "tune", "readings", "paired_differences", "train_conditions", "MnistHalves", "Split", "WHENS"]
