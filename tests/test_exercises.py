@@ -30,13 +30,13 @@ def _run(path: Path, figures: Path, solutions: bool):
     if solutions:
         env["DMF_EXERCISE_SOLUTIONS"] = "1"
     return subprocess.run([sys.executable, str(path.relative_to(ROOT))], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, check=False)
 
 
 def _calls(path: Path) -> list[str]:
     """The exercise numbers of the tutorial's attempt(...) calls, in order."""
     text = path.read_text()
-    numbers = re.findall(r'^attempt\("(\d+\.\d+)"', text, flags=re.M)
+    numbers = re.findall(r'^attempt\("(\d+\.\d+)"', text, flags=re.MULTILINE)
     assert len(numbers) == text.count("attempt("), f"{path.name}: every attempt( call starts a line with a literal number"
     return numbers
 
@@ -53,7 +53,7 @@ def test_exercises_are_numbered_and_have_solutions(path):
     number = int(path.name[:2])
     calls = _calls(path)
     assert len(calls) == len(set(calls)), f"{path.name}: an exercise number is used twice: {calls}"
-    headings = re.findall(r"^# ### Exercise (\d+\.\d+): ", path.read_text(), flags=re.M)
+    headings = re.findall(r"^# ### Exercise (\d+\.\d+): ", path.read_text(), flags=re.MULTILINE)
     assert headings == calls, f"{path.name}: headings {headings} do not match the attempt calls {calls}"
     assert all(int(c.split(".")[0]) == number for c in calls), f"{path.name}: exercises {calls} must be numbered {number}.k"
     assert (exercises.SOLUTIONS_DIR / f"tutorial_{number:02d}.py").is_file()
@@ -94,7 +94,7 @@ def test_tutorial6_optional_run_still_works(tmp_path):
     for name in ("DMF_BACKEND", "DMF_EXERCISE_SOLUTIONS", "DMF_TUTORIAL_RUN_DIR"):
         env.pop(name, None)
     result = subprocess.run([sys.executable, str(path.relative_to(ROOT))], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "generated stand-in images" in result.stdout
     assert (tmp_path / "tutorial_06_fig4_generated.png").is_file()
