@@ -1,4 +1,5 @@
-"""``python -m dmf_np bench`` (also ``python bench/bench.py``): dmf_np timed beside PyTorch and scikit-learn.
+"""``python bench/bench.py`` (also ``python -m dmf_np bench`` from a checkout): dmf_np timed beside PyTorch
+and scikit-learn. Not part of the installed package: it is a measurement of it.
 
 Two workloads, on the same generated MNIST-like data (60,000 rows of uniform [0, 1) pixels, float32):
 
@@ -27,14 +28,18 @@ import statistics
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
-from . import backend
-from .fusion import Architecture, init_params, paper_mnist_architecture
-from .io import atomic_write_json
-from .optim import SGD
-from .train import fit_classifier
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a checkout runs without installing dmf_np
+
+from dmf_np import backend
+from dmf_np.fusion import Architecture, init_params, paper_mnist_architecture
+from dmf_np.io import atomic_write_json
+from dmf_np.optim import SGD
+from dmf_np.pretrain import CDConfig, train_rbm
+from dmf_np.train import fit_classifier
 
 BATCH = 100
 LR, MOMENTUM = 0.1, 0.9
@@ -114,18 +119,15 @@ def dmf_cd1(xp, v_host, rbm0):
 
     The settings match the references: lr 0.1, momentum 0.9 from the start, no weight decay, CD-1
     with dmf_np's default statistics; its per-epoch monitors run on 100 rows (negligible).
-    Returns (callable or None, description).
+    Returns (callable, description).
     """
-    try:
-        from .pretrain import train_rbm  # noqa: PLC0415
-    except ImportError as exc:
-        return None, f"dmf_np.pretrain.train_rbm is unavailable ({exc})"
     v = backend.to_device(v_host, xp)
+    config = CDConfig(epochs=1, batch_size=BATCH, lr=LR, momentum=MOMENTUM, initial_momentum=MOMENTUM,
+                      weight_decay=0.0, k=1, monitor_size=100)
 
     def run():
         params = {k: backend.to_device(a, xp) for k, a in rbm0.items()}
-        train_rbm(params, v, epochs=1, batch_size=BATCH, lr=LR, momentum=MOMENTUM, initial_momentum=MOMENTUM,
-                  weight_decay=0.0, k=1, seed=1, monitor_size=100, show_progress=False)
+        train_rbm(params, v, config, seed=1, show_progress=False)
         return params
     return run, "dmf_np.pretrain.train_rbm (CD-1, through dmf_np.rbm.contrastive_divergence)"
 
@@ -207,7 +209,7 @@ def torch_cd1(torch, device, v_host, rbm0):
 
 def sklearn_cd1(v_host, seed: int = 1):
     """scikit-learn's BernoulliRBM: one epoch (n_iter=1) of its PCD-1, batch 100, 512 hidden units."""
-    from sklearn.neural_network import BernoulliRBM  # noqa: PLC0415
+    from sklearn.neural_network import BernoulliRBM  # optional reference
 
     def run():
         return BernoulliRBM(n_components=N_HIDDEN_RBM, learning_rate=LR, batch_size=BATCH, n_iter=1,
@@ -345,7 +347,7 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        import torch  # noqa: PLC0415  (optional reference)
+        import torch  # optional reference
     except ImportError:
         torch = None
     torch_threads_before = None
@@ -354,7 +356,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(threads)
     limiter = None
     try:
-        from threadpoolctl import threadpool_limits  # noqa: PLC0415
+        from threadpoolctl import threadpool_limits  # optional
 
         limiter = threadpool_limits(limits=threads)  # every BLAS and OpenMP pool loaded so far
     except ImportError:
@@ -414,10 +416,8 @@ def _run(args, xp, torch, threads) -> int:
         rbm0 = {"W": np.random.default_rng(0).normal(0, 0.01, (N_HIDDEN_RBM, v_host.shape[1])).astype(np.float32),
                 "b_h": np.zeros(N_HIDDEN_RBM, np.float32), "b_v": np.zeros(v_host.shape[1], np.float32)}
         shapes = gemm_shapes_cd1(v_host.shape[1], N_HIDDEN_RBM, BATCH)
-        runs = {}
         fn, how = dmf_cd1(xp, v_host, rbm0)
-        if fn is not None:
-            runs["dmf_np CD-1"] = fn
+        runs = {"dmf_np CD-1": fn}
         print(f"\n  dmf_np CD-1: {how}")
         runs["GEMM-only bound"] = gemm_epoch(xp, shapes, n_batches)
         if torch is not None:

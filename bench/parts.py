@@ -22,10 +22,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dmf_np import bench_cli, fusion  # noqa: E402
-from dmf_np.backprop import loss_and_grads  # noqa: E402
-from dmf_np.layers import Workspace, sigmoid  # noqa: E402
-from dmf_np.optim import SGD  # noqa: E402
+import bench  # bench/bench.py, beside this script
+from dmf_np import fusion
+from dmf_np.backprop import loss_and_grads
+from dmf_np.layers import Workspace, sigmoid
+from dmf_np.optim import SGD
 
 
 def textbook_sgd(velocity: dict, scratch: dict, lr: float, momentum: float):
@@ -42,7 +43,7 @@ def textbook_sgd(velocity: dict, scratch: dict, lr: float, momentum: float):
 
 def finetune_parts(rounds: int, n: int = 30000) -> dict:
     arch = fusion.paper_mnist_architecture("dmf")
-    halves, labels = bench_cli.make_data(n)
+    halves, labels = bench.make_data(n)
     params = fusion.init_params(arch, np.random.default_rng(0), np)
     ws, opt = Workspace(), SGD(0.01, 0.9)
     updates = {"no update": lambda p, g: None, "dmf_np SGD": lambda p, g: opt.step(p, g),
@@ -55,7 +56,7 @@ def finetune_parts(rounds: int, n: int = 30000) -> dict:
                 update(params, bw.grads)
         return run
     runs = {name: loop(u) for name, u in updates.items()}
-    runs["GEMM-only bound"] = bench_cli.gemm_epoch(np, bench_cli.gemm_shapes_finetune(arch, 100), n // 100)
+    runs["GEMM-only bound"] = bench.gemm_epoch(np, bench.gemm_shapes_finetune(arch, 100), n // 100)
     return time_rounds(runs, rounds, scale=60000 / n)
 
 
@@ -82,7 +83,7 @@ def time_rounds(runs: dict, rounds: int, scale: float) -> dict:
     """After one warm-up call each, the bench's round-robin timing; seconds per round times ``scale``."""
     for fn in runs.values():
         fn()
-    rows = bench_cli.time_interleaved(runs, rounds, {k: lambda: None for k in runs})
+    rows = bench.time_interleaved(runs, rounds, {k: lambda: None for k in runs})
     return {k: [t * scale for t in rec["seconds"]] for k, rec in rows.items()}
 
 
@@ -97,7 +98,7 @@ def main(argv=None) -> int:
             threadpool_limits(args.threads)
     except ImportError:
         print("note: threadpoolctl is not installed; BLAS threads are not limited", file=sys.stderr)
-    print(f"BLAS: {bench_cli.backend.blas_info()}, threads {args.threads or 'all'}, {args.rounds} rounds (medians)")
+    print(f"BLAS: {bench.backend.blas_info()}, threads {args.threads or 'all'}, {args.rounds} rounds (medians)")
     ft = finetune_parts(args.rounds)
     base = ft["no update"]
     print("fine-tuning epoch (60,000 rows), seconds; extra over the loop without update (paired median)")

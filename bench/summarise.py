@@ -3,7 +3,7 @@
     python bench/summarise.py bench/results/2026-11-26/*.json
     python bench/summarise.py --skip-cd1 bench/results/2026-11-26/78643c1-*.json   # fine-tuning only
 
-Each run's ratio is the median over its rounds of the paired ratio (see dmf_np/bench_cli.py); this
+Each run's ratio is the median over its rounds of the paired ratio (see bench/bench.py); this
 prints, per workload and thread count, the runs' medians of every engine's time, each ratio's range
 over the runs, and how many runs met the issue's goal.
 """

@@ -1,5 +1,9 @@
 """The generative variant (Fig. 3, right): the fusion network as encoder, its mirror as decoder.
 
+This module is the model: the decoder's parameters and equations, the reconstruction losses and
+the backward pass. Its training loop (reconstruction with missing modalities) is
+:mod:`dmf_np.generative_train`; its gradient check is :func:`dmf_np.gradcheck.gradcheck_generative`.
+
 Section 3.2 turns DMF into an "encoder-decoder": the encoder is the fusion network of
 :mod:`dmf_np.fusion` without a classifier (its top s_L is the joint representation), and the decoder
 is "the reversed one", which reconstructs every modality from s_L. Fed one modality with the other
@@ -43,9 +47,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from . import backend
+from .backprop import Backward
 from .backprop import backward as encoder_backward
 from .checks import check_modalities
-from .fusion import Architecture, forward, uniform_init
+from .fusion import Architecture, forward, init_params, uniform_init
 from .layers import affine_backward, affine_forward, sigmoid, sigmoid_backward
 
 OUTPUTS = ("bernoulli", "gaussian")
@@ -119,8 +124,6 @@ def init_decoder(arch: Architecture, rng, xp=None, dtype=None, encoder_params: d
 
 def init_generative(arch: Architecture, rng, xp=None, dtype=None, tied: bool = True) -> dict:
     """Random encoder (:func:`dmf_np.fusion.init_params`) plus a decoder, tied to it or drawn afresh."""
-    from .fusion import init_params  # noqa: PLC0415
-
     generative_param_shapes(arch)  # validates n_classes=None
     enc = init_params(arch, rng, xp=xp, dtype=dtype)
     return {**enc, **init_decoder(arch, rng, xp, dtype, encoder_params=enc if tied else None)}
@@ -328,11 +331,21 @@ def decoder_backward(params: dict, dec: Decode, targets, weights=None):
     return grads, ds_top
 
 
+@dataclass
+class GenerativeBackward(Backward):
+    """What :func:`loss_and_grads` found: the encoder's :class:`dmf_np.backprop.Backward` (grads now
+    covering encoder AND decoder parameters; dh, ds the encoder's errors, ds[L] the error the decoder
+    sent into the code s_L) plus ``decoded``, the decoder's activations (:class:`Decode`)."""
+
+    decoded: Decode | None = None
+
+
 def loss_and_grads(params: dict, xs_in, targets, arch: Architecture, outputs, weights=None):
     """The generative variant end to end: encode ``xs_in`` (some modalities may be zeroed), decode,
     compare with the complete ``targets``, back-propagate through decoder and encoder.
 
-    Returns (E, grads) with grads keyed like ``params`` (encoder and decoder).
+    Returns (E, :class:`GenerativeBackward`), its grads keyed like ``params`` (encoder and decoder),
+    the same shape of answer as :func:`dmf_np.backprop.loss_and_grads`.
     """
     outputs = check_outputs(outputs, arch)
     fw = forward(params, xs_in, arch)
@@ -342,121 +355,4 @@ def loss_and_grads(params: dict, xs_in, targets, arch: Architecture, outputs, we
     enc_params = {k: params[k] for k in arch.param_shapes()}
     enc = encoder_backward(enc_params, fw, ds_top)
     grads = {**enc.grads, **dec_grads}
-    return loss, {k: grads[k] for k in params}
-
-
-def gradcheck_generative(scheme: str, n_modalities: int = 2, depth: int = 3, seed: int = 0, xp=None,
-                         batch: int = 4, outputs=None, missing: bool = True, max_entries=None) -> dict:
-    """Check every encoder and decoder gradient of a small generative EMF/IMF/DMF in float64.
-
-    Mixed outputs by default (the first modality 'bernoulli', the rest 'gaussian'), untied random
-    weights, nonzero biases, and (``missing``) one modality zeroed in some examples' inputs.
-    Returns {parameter key: relative error}.
-    """
-    import numpy as np  # noqa: PLC0415  (host-side set-up of a check)
-
-    from .gradcheck import check_gradients, small_architecture  # noqa: PLC0415
-
-    xp = np if xp is None else xp
-    base = small_architecture(scheme, n_modalities, depth)
-    arch = Architecture(scheme, base.modality_sizes, base.shared_sizes, None)
-    outputs = ("bernoulli",) + ("gaussian",) * (arch.M - 1) if outputs is None else check_outputs(outputs, arch)
-    rng = np.random.default_rng(seed)
-    params = init_generative(arch, rng, xp=xp, dtype=np.float64, tied=False)
-    for k in params:
-        if k.startswith("b"):
-            params[k] += backend.to_device(rng.uniform(-0.5, 0.5, params[k].shape), xp, np.float64)
-    targets = [backend.to_device(rng.uniform(0, 1, (batch, n)) if o == "bernoulli" else rng.standard_normal((batch, n)),
-                                 xp, np.float64) for n, o in zip(arch.input_sizes, outputs)]
-    present = [rng.integers(0, 2, batch) if missing and m > 0 else True for m in range(arch.M)]
-    present = [p if isinstance(p, bool) else p.astype(float) for p in present]
-    xs_in = mask_modalities(targets, present)
-    weights = tuple(1.0 + 0.5 * m for m in range(arch.M))
-    _, grads = loss_and_grads(params, xs_in, targets, arch, outputs, weights)
-
-    def loss():
-        dec = decode(params, forward(params, xs_in, arch, check=False).top, arch, outputs)
-        return reconstruction_loss(dec, targets, weights)
-
-    return check_gradients(loss, params, grads, max_entries=max_entries, rng=rng)
-
-
-# --- training: reconstruction fine-tuning with missing modalities ------------------------------
-
-def sample_presence(n: int, n_modalities: int, rng, probs=None) -> list:
-    """Which modalities each example keeps: one of 'all', 'only m' (m = 1..M), drawn per example.
-
-    probs: M + 1 probabilities for (all, only modality 0, ..., only modality M-1); default uniform,
-    so that for two modalities a third of the examples carry both, a third only x, a third only y.
-    Returns M host float arrays of 0/1, shape (N,). ``rng``: a NumPy Generator.
-    """
-    import numpy as np  # noqa: PLC0415  (host-side random choices)
-
-    probs = np.full(n_modalities + 1, 1.0 / (n_modalities + 1)) if probs is None else np.asarray(probs, float)
-    if probs.shape != (n_modalities + 1,) or (probs < 0).any() or not np.isclose(probs.sum(), 1.0):
-        raise ValueError(f"missing-modality probabilities must be {n_modalities + 1} non-negative numbers "
-                         f"summing to 1 (all, only each modality), got {probs.tolist()}")
-    choice = rng.choice(n_modalities + 1, size=n, p=probs)
-    return [((choice == 0) | (choice == m + 1)).astype(np.float64) for m in range(n_modalities)]
-
-
-def fit_generative(params: dict, arch: Architecture, xs, outputs, *, epochs: int, batch_size: int = 100,
-                   optimizer=None, seed: int = 0, missing_probs=None, weights=None, lr_decay: float = 1.0,
-                   eval_fn=None, checkpoint=None, checkpoint_every: int = 1, show_progress: bool | None = None,
-                   desc: str = "reconstruct") -> dict:
-    """Fine-tune encoder and decoder in place by minibatch SGD on the reconstruction loss.
-
-    Each example's input keeps all modalities or only one (:func:`sample_presence`, drawn afresh
-    every epoch from ``seed``); its target is always complete, so the network learns to infer a
-    missing modality from the other. ``missing_probs=False`` trains on complete inputs only.
-    Resumable like :func:`dmf_np.train.fit_classifier`: with ``checkpoint=PATH`` the parameters,
-    optimizer state, generator state and history are saved atomically after every ``checkpoint_every``
-    epochs and after the last one.
-    Returns {"train_loss": [...], <eval_fn keys>: [...]}, one entry per epoch.
-    """
-    import numpy as np  # noqa: PLC0415  (host generator: the same order on every backend)
-
-    from .checks import check_params  # noqa: PLC0415
-    from .io import load_training_state, save_training_state  # noqa: PLC0415
-    from .optim import SGD  # noqa: PLC0415
-    from .progress import progress  # noqa: PLC0415
-    from .train import record_epoch  # noqa: PLC0415
-
-    outputs = check_outputs(outputs, arch)
-    check_params({k: params[k] for k in arch.param_shapes()}, arch)
-    missing_dec = [k for k in decoder_param_shapes(arch) if k not in params]
-    if missing_dec:
-        raise ValueError(f"decoder parameters missing: {missing_dec}; build them with init_decoder")
-    check_modalities(xs, arch)
-    for m, (x, kind) in enumerate(zip(xs, outputs)):
-        if kind == "bernoulli" and (float(x.min()) < 0 or float(x.max()) > 1):
-            raise ValueError(f"modality {arch.names[m]!r} has 'bernoulli' outputs (cross-entropy) but values "
-                             f"outside [0, 1]; scale it to [0, 1] or use 'gaussian' outputs")
-    if epochs < 0 or batch_size < 1:
-        raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
-    xp = backend.array_module(xs[0])
-    n = xs[0].shape[0]
-    optimizer = SGD(lr=0.01) if optimizer is None else optimizer
-    rng = np.random.default_rng(seed)
-    history, start = load_training_state(checkpoint, params, optimizer, rng, xp)
-    lr = optimizer.lr * lr_decay ** start
-    for epoch in progress(range(start, epochs), desc=desc, show=show_progress, initial=start, total=epochs):
-        order = rng.permutation(n)
-        present = None if missing_probs is False else sample_presence(n, arch.M, rng, missing_probs)
-        total = 0.0
-        for i in range(0, n, batch_size):
-            idx = order[i:i + batch_size]
-            idx_d = backend.to_device(idx, xp)
-            targets = [x[idx_d] for x in xs]
-            xs_in = targets if present is None else mask_modalities(
-                targets, [backend.to_device(p[idx], xp) for p in present])
-            loss, grads = loss_and_grads(params, xs_in, targets, arch, outputs, weights)
-            total += loss * len(idx)
-            optimizer.step(params, grads, lr=lr)
-        epoch_loss = total / n if n else float("nan")
-        record_epoch(history, epoch_loss, params, eval_fn, epoch=epoch, lr=lr, desc=desc,
-                     what="reconstruction loss", checkpoint=checkpoint)
-        lr *= lr_decay
-        if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs):
-            save_training_state(checkpoint, params, optimizer, rng, epoch + 1, history)
-    return history
+    return loss, GenerativeBackward({k: grads[k] for k in params}, enc.dh, enc.ds, dec)

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import backend, generative
 from .backend import array_module, to_host
+from .backprop import loss_and_grads
+from .fusion import Architecture, forward, init_params
+from .layers import softmax_cross_entropy
 
 
 def rel_error(a, b) -> float:
@@ -93,8 +97,6 @@ def check_directional(f, params: dict, grads: dict, rng, n_directions: int = 3, 
 
 def small_architecture(scheme: str, n_modalities: int = 2, depth: int = 3, n_classes: int = 3):
     """A tiny network for checks: inputs of 5, 6, 7... features, hidden layers of 4-6 units."""
-    from .fusion import Architecture  # noqa: PLC0415  (gradcheck itself needs no model)
-
     msizes = [tuple([5 + m] + [6 - (l + m) % 3 for l in range(1, depth)]) for m in range(n_modalities)]
     ssizes = tuple(5 - l % 2 for l in range(depth))
     return Architecture(scheme, msizes, ssizes, n_classes)
@@ -106,11 +108,6 @@ def gradcheck_fusion(scheme: str, n_modalities: int = 2, depth: int = 3, seed: i
 
     Returns {parameter key: relative error}. Inputs and initial weights come from ``seed``.
     """
-    from . import backend  # noqa: PLC0415
-    from .backprop import loss_and_grads  # noqa: PLC0415
-    from .fusion import forward, init_params  # noqa: PLC0415
-    from .layers import softmax_cross_entropy  # noqa: PLC0415
-
     xp = np if xp is None else xp
     arch = small_architecture(scheme, n_modalities, depth)
     rng = np.random.default_rng(seed)
@@ -128,4 +125,36 @@ def gradcheck_fusion(scheme: str, n_modalities: int = 2, depth: int = 3, seed: i
     if cut:  # a cut gradient is not the loss's gradient: compare against the uncut one instead
         _, full = loss_and_grads(params, xs, labels, arch)
         return {k: rel_error(bw.grads[k], full.grads[k]) for k in params}
+    return check_gradients(loss, params, bw.grads, max_entries=max_entries, rng=rng)
+
+
+def gradcheck_generative(scheme: str, n_modalities: int = 2, depth: int = 3, seed: int = 0, xp=None,
+                         batch: int = 4, outputs=None, missing: bool = True, max_entries=None) -> dict:
+    """Check every encoder and decoder gradient of a small generative EMF/IMF/DMF in float64.
+
+    Mixed outputs by default (the first modality 'bernoulli', the rest 'gaussian'), untied random
+    weights, nonzero biases, and (``missing``) one modality zeroed in some examples' inputs.
+    Returns {parameter key: relative error}.
+    """
+    xp = np if xp is None else xp
+    base = small_architecture(scheme, n_modalities, depth)
+    arch = Architecture(scheme, base.modality_sizes, base.shared_sizes, None)
+    outputs = ("bernoulli",) + ("gaussian",) * (arch.M - 1) if outputs is None else generative.check_outputs(outputs, arch)
+    rng = np.random.default_rng(seed)
+    params = generative.init_generative(arch, rng, xp=xp, dtype=np.float64, tied=False)
+    for k in params:
+        if k.startswith("b"):
+            params[k] += backend.to_device(rng.uniform(-0.5, 0.5, params[k].shape), xp, np.float64)
+    targets = [backend.to_device(rng.uniform(0, 1, (batch, n)) if o == "bernoulli" else rng.standard_normal((batch, n)),
+                                 xp, np.float64) for n, o in zip(arch.input_sizes, outputs)]
+    present = [rng.integers(0, 2, batch) if missing and m > 0 else True for m in range(arch.M)]
+    present = [p if isinstance(p, bool) else p.astype(float) for p in present]
+    xs_in = generative.mask_modalities(targets, present)
+    weights = tuple(1.0 + 0.5 * m for m in range(arch.M))
+    _, bw = generative.loss_and_grads(params, xs_in, targets, arch, outputs, weights)
+
+    def loss():
+        dec = generative.decode(params, forward(params, xs_in, arch, check=False).top, arch, outputs)
+        return generative.reconstruction_loss(dec, targets, weights)
+
     return check_gradients(loss, params, bw.grads, max_entries=max_entries, rng=rng)

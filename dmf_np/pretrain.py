@@ -24,11 +24,10 @@ an unfinished one resumes from its last finished epoch, with the same result as 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,14 +38,64 @@ from .fusion import Architecture, init_params, modality_layer_forward, shared_la
 from .io import load_checkpoint, save_checkpoint
 from .optim import SGD
 from .progress import progress
-from .rbm import (BERNOULLI, GAUSSIAN, CDWorkspace, check_visible, contrastive_divergence,
+from .rbm import (BERNOULLI, GAUSSIAN, STATS, CDWorkspace, check_visible, contrastive_divergence,
                   exact_log_likelihood, free_energy_gap, hidden_probs, init_rbm, pseudo_log_likelihood,
                   reconstruction_error, sample_bernoulli, sparsity_gradient)
-from .train import DivergenceError
+from .errors import DivergenceError
 
-# Defaults for MNIST-like data (see docs/rbm.md): Hinton's practical guide, sections 4-10.
-EPOCHS, LR, MOMENTUM, INITIAL_MOMENTUM, MOMENTUM_EPOCHS, WEIGHT_DECAY = 10, 0.1, 0.9, 0.5, 5, 2e-4
-GAUSSIAN_LR_SCALE = 0.1   # guide 13.2: Gaussian visible units want a 10-100x smaller learning rate
+@dataclass(frozen=True)
+class CDConfig:
+    """How to train an RBM by minibatch CD-k or PCD-k with SGD: every setting of :func:`train_rbm`.
+
+    The defaults are for MNIST-like data (see docs/rbm.md), from Hinton's practical guide, sections 4-10.
+
+    epochs, batch_size: passes over the data and rows per update.
+    lr, lr_decay: the learning rate, multiplied by ``lr_decay`` after each epoch.
+    momentum, initial_momentum, momentum_epochs: the momentum is ``initial_momentum`` (None:
+        min(0.5, momentum)) for the first ``momentum_epochs`` epochs, then ``momentum`` (guide 9.1).
+    weight_decay: the L2 cost on W (guide 10).
+    k, persistent: Gibbs steps per update; PCD (persistent fantasy chains) instead of CD.
+    positive_hidden, negative_visible, negative_hidden: 'probs' or 'samples' for each statistic
+        (:func:`dmf_np.rbm.contrastive_divergence`). negative_visible None: probabilities for CD
+        (guide 3.2), samples for PCD, whose chains must stay true samples (with probabilities PCD
+        oscillated at lr 0.1 in our tests).
+    sparsity_target, sparsity_cost, sparsity_decay: sparsity (guide 11) is on when ``sparsity_target``
+        is set: a running mean q of the hidden probabilities (decay ``sparsity_decay``) is pulled
+        toward the target with strength ``sparsity_cost``.
+    gaussian_lr_scale: :func:`pretrain_fusion` trains RBMs with Gaussian visible units at
+        lr * gaussian_lr_scale (guide 13.2: they want a 10-100x smaller learning rate).
+    monitor_size, exact_max_units: the per-epoch monitors (:func:`monitor_rbm`) run on this many
+        rows, and the exact log-likelihood only for layers of at most this many enumerated units.
+    """
+
+    epochs: int = 10
+    batch_size: int = 100
+    lr: float = 0.1
+    lr_decay: float = 1.0
+    momentum: float = 0.9
+    initial_momentum: float | None = None
+    momentum_epochs: int = 5
+    weight_decay: float = 2e-4
+    k: int = 1
+    persistent: bool = False
+    positive_hidden: str = "probs"
+    negative_visible: str | None = None
+    negative_hidden: str = "probs"
+    sparsity_target: float | None = None
+    sparsity_cost: float = 0.0
+    sparsity_decay: float = 0.95
+    gaussian_lr_scale: float = 0.1
+    monitor_size: int = 1000
+    exact_max_units: int = 12
+
+    def __post_init__(self):
+        for name, low in (("epochs", 0), ("batch_size", 1), ("k", 1), ("momentum_epochs", 0), ("monitor_size", 1)):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < low:
+                raise ValueError(f"CDConfig.{name} must be an integer >= {low}, got {getattr(self, name)!r}")
+        for name in ("positive_hidden", "negative_visible", "negative_hidden"):
+            value = getattr(self, name)
+            if value not in STATS and not (name == "negative_visible" and value is None):
+                raise ValueError(f"CDConfig.{name} must be one of {STATS}, got {value!r}")
 
 
 # --- one RBM ---------------------------------------------------------------------------------
@@ -79,60 +128,53 @@ def _subset(n: int, size: int, seed) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
 
 
-def train_rbm(params: dict, data, *, visible: str = BERNOULLI, epochs: int = EPOCHS, batch_size: int = 100,
-              lr: float = LR, lr_decay: float = 1.0, momentum: float = MOMENTUM,
-              initial_momentum: float | None = None, momentum_epochs: int = MOMENTUM_EPOCHS,
-              weight_decay: float = WEIGHT_DECAY, k: int = 1, persistent: bool = False,
-              positive_hidden: str = "probs", negative_visible: str | None = None, negative_hidden: str = "probs",
-              sparsity_target: float | None = None, sparsity_cost: float = 0.0, sparsity_decay: float = 0.95,
-              seed: int = 0, heldout=None, monitor_size: int = 1000, exact_max_units: int = 12,
-              checkpoint=None, show_progress: bool | None = None, log=None, desc: str = "rbm") -> dict:
+def train_rbm(params: dict, data, config: CDConfig = CDConfig(), *, visible: str = BERNOULLI, seed: int = 0,
+              heldout=None, checkpoint=None, show_progress: bool | None = None, log=None, desc: str = "rbm") -> dict:
     """Train one RBM in place by minibatch CD-k (or PCD-k) and SGD; returns the per-epoch history.
 
-    params: {"W": (n_h, n_v), "b_h", "b_v"} (see :func:`dmf_np.rbm.init_rbm`); data: (N, n_v) float.
-    lr is multiplied by ``lr_decay`` each epoch; momentum is ``initial_momentum`` (default
-    min(0.5, momentum)) for the first ``momentum_epochs`` epochs, then ``momentum`` (guide 9.1);
-    ``weight_decay`` is the L2 cost on W (guide 10). The negative visible statistic defaults to
-    probabilities for CD (guide 3.2) and to samples for PCD, whose chains must stay true samples
-    (with probabilities PCD oscillated at lr 0.1 in our tests). Sparsity (guide 11) is on when
-    ``sparsity_target`` is set: a running mean q of the hidden probabilities (decay
-    ``sparsity_decay``) is pulled toward the target with strength ``sparsity_cost``.
+    params: {"W": (n_h, n_v), "b_h", "b_v"} (see :func:`dmf_np.rbm.init_rbm`); data: (N, n_v) float,
+    in [0, 1] for ``visible`` 'bernoulli'; heldout: optional (N', n_v) rows for the free-energy gap.
+    ``config`` (:class:`CDConfig`) holds every learning setting: epochs, batch, learning rate and its
+    decay, the momentum schedule, weight decay, k, CD or PCD, the statistics, sparsity, monitors.
     Each epoch visits the rows in an order drawn from (seed, epoch), and its Gibbs sampling uses a
     generator seeded from (seed, epoch) on the data's backend, so resuming from ``checkpoint``
     (saved atomically after every epoch) gives the same result as an uninterrupted run.
     History: one entry per epoch for each monitor of :func:`monitor_rbm`, plus lr, momentum, seconds.
     ``log(str)`` (e.g. print) receives one line per epoch.
     """
+    c = config
     check_visible(visible)
-    if negative_visible is None:  # CD: mean-field reconstructions (guide 3.2); PCD: true fantasy samples
-        negative_visible = "samples" if persistent else "probs"
+    # CD: mean-field reconstructions (guide 3.2); PCD: true fantasy samples
+    negative_visible = c.negative_visible or ("samples" if c.persistent else "probs")
     check_array(data, f"{desc}: training data", ndim=2)
     xp = backend.array_module(data)
     n, n_v = data.shape
     n_h = params["W"].shape[0]
     if params["W"].shape != (n_h, n_v):
         raise ValueError(f"{desc}: W has shape {tuple(params['W'].shape)} but the data has {n_v} visible units")
-    if epochs < 0 or batch_size < 1 or n == 0:
-        raise ValueError(f"{desc}: need epochs >= 0, batch_size >= 1 and some data; got {epochs}, {batch_size}, {n} rows")
+    if c.epochs < 0 or c.batch_size < 1 or n == 0:
+        raise ValueError(f"{desc}: need epochs >= 0, batch_size >= 1 and some data; "
+                         f"got {c.epochs}, {c.batch_size}, {n} rows")
     if visible == BERNOULLI and (float(data.min()) < 0 or float(data.max()) > 1):
         raise ValueError(f"{desc}: Bernoulli visible units need data in [0, 1], got range "
                          f"[{float(data.min()):.3g}, {float(data.max()):.3g}]; use visible='gaussian' for "
                          f"standardised real-valued data")
     if heldout is not None:
         check_array(heldout, f"{desc}: held-out data", ndim=2)
-    initial_momentum = min(0.5, momentum) if initial_momentum is None else initial_momentum
-    opt = SGD(lr=lr, momentum=momentum, weight_decay=weight_decay)
-    config = {"visible": visible, "shape": [n_h, n_v], "n": n, "batch_size": batch_size, "lr": lr,
-              "lr_decay": lr_decay, "momentum": momentum, "initial_momentum": initial_momentum,
-              "momentum_epochs": momentum_epochs, "weight_decay": weight_decay, "k": k,
-              "persistent": persistent, "stats": [positive_hidden, negative_visible, negative_hidden],
-              "sparsity": [sparsity_target, sparsity_cost, sparsity_decay], "seed": seed}
+    initial_momentum = min(0.5, c.momentum) if c.initial_momentum is None else c.initial_momentum
+    opt = SGD(lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+    # what a checkpoint must have been written with to be resumed (the learning settings, not the monitors)
+    settings = {"visible": visible, "shape": [n_h, n_v], "n": n, "batch_size": c.batch_size, "lr": c.lr,
+                "lr_decay": c.lr_decay, "momentum": c.momentum, "initial_momentum": initial_momentum,
+                "momentum_epochs": c.momentum_epochs, "weight_decay": c.weight_decay, "k": c.k,
+                "persistent": c.persistent, "stats": [c.positive_hidden, negative_visible, c.negative_hidden],
+                "sparsity": [c.sparsity_target, c.sparsity_cost, c.sparsity_decay], "seed": seed}
 
-    bs = min(batch_size, n)
+    bs = min(c.batch_size, n)
     ws = CDWorkspace(bs, n_v, n_h, xp, params["W"].dtype)
-    q = xp.full(n_h, sparsity_target or 0.0, dtype=params["W"].dtype) if sparsity_target is not None else None
+    q = None if c.sparsity_target is None else xp.full(n_h, c.sparsity_target, dtype=params["W"].dtype)
     chain = None
-    mon_idx = backend.to_device(_subset(n, monitor_size, [seed, 3]), xp)
+    mon_idx = backend.to_device(_subset(n, c.monitor_size, [seed, 3]), xp)
     v_mon = data[mon_idx]
     h_mon = None if heldout is None else heldout[backend.to_device(_subset(heldout.shape[0], len(mon_idx), [seed, 4]), xp)]
     units = backend.to_device(np.random.default_rng([seed, 5]).integers(0, n_v, len(mon_idx)), xp)
@@ -140,7 +182,7 @@ def train_rbm(params: dict, data, *, visible: str = BERNOULLI, epochs: int = EPO
     start = 0
     if checkpoint is not None and Path(checkpoint).is_file():
         arrays, meta = load_checkpoint(checkpoint, xp)
-        if meta.get("config") != json.loads(json.dumps(config)):
+        if meta.get("config") != json.loads(json.dumps(settings)):
             raise ValueError(f"{desc}: checkpoint {checkpoint} was written with other settings "
                              f"({meta.get('config')}); delete it or use another checkpoint path")
         for key in params:
@@ -149,32 +191,32 @@ def train_rbm(params: dict, data, *, visible: str = BERNOULLI, epochs: int = EPO
         chain = arrays.get("chain")
         q = arrays.get("q", q)
         history, start = meta["history"], meta["epoch"]
-    if persistent and chain is None:  # the fantasy particles start from a hidden sample of the data
+    if c.persistent and chain is None:  # the fantasy particles start from a hidden sample of the data
         first = data[backend.to_device(np.arange(bs), xp)]
         rng0 = backend.make_rng(np.random.SeedSequence([seed, 2]), xp)
         chain = sample_bernoulli(hidden_probs(first, params["W"], params["b_h"]), rng0)
 
-    for epoch in progress(range(start, epochs), desc=desc, show=show_progress, initial=start, total=epochs):
+    for epoch in progress(range(start, c.epochs), desc=desc, show=show_progress, initial=start, total=c.epochs):
         t0 = time.perf_counter()
         order = backend.to_device(np.random.default_rng([seed, 0, epoch]).permutation(n), xp)
         rng = backend.make_rng(np.random.SeedSequence([seed, 1, epoch]), xp)
-        opt.momentum = initial_momentum if epoch < momentum_epochs else momentum
-        lr_epoch = lr * lr_decay ** epoch
+        opt.momentum = initial_momentum if epoch < c.momentum_epochs else c.momentum
+        lr_epoch = c.lr * c.lr_decay ** epoch
         for i in range(0, n, bs):
             idx = order[i:i + bs]
             v0 = xp.take(data, idx, axis=0, out=ws.rows["v0"][:len(idx)])
-            step = contrastive_divergence(v0, params, rng, k=k, chain=chain if persistent else None,
-                                          visible=visible, positive_hidden=positive_hidden,
-                                          negative_visible=negative_visible, negative_hidden=negative_hidden,
+            step = contrastive_divergence(v0, params, rng, k=c.k, chain=chain if c.persistent else None,
+                                          visible=visible, positive_hidden=c.positive_hidden,
+                                          negative_visible=negative_visible, negative_hidden=c.negative_hidden,
                                           workspace=ws)
             if q is not None:
-                q *= sparsity_decay
-                q += (1 - sparsity_decay) * step.ph0.mean(axis=0)
-                sparsity_gradient(step.grads, q, v0.mean(axis=0), sparsity_target, sparsity_cost)
+                q *= c.sparsity_decay
+                q += (1 - c.sparsity_decay) * step.ph0.mean(axis=0)
+                sparsity_gradient(step.grads, q, v0.mean(axis=0), c.sparsity_target, c.sparsity_cost)
             opt.step(params, step.grads, lr=lr_epoch)
         backend.synchronize(xp)
         seconds = time.perf_counter() - t0
-        record = monitor_rbm(params, v_mon, h_mon, visible, units, exact_max_units)
+        record = monitor_rbm(params, v_mon, h_mon, visible, units, c.exact_max_units)
         if not all(math.isfinite(v) for v in record.values()):
             raise DivergenceError(f"{desc}: monitors became non-finite in epoch {epoch + 1} ({record}); "
                                   f"try a smaller learning rate (lr={lr_epoch:g})")
@@ -188,9 +230,9 @@ def train_rbm(params: dict, data, *, visible: str = BERNOULLI, epochs: int = EPO
                 arrays["chain"] = chain
             if q is not None:
                 arrays["q"] = q
-            save_checkpoint(checkpoint, arrays, {"epoch": epoch + 1, "history": history, "config": config})
+            save_checkpoint(checkpoint, arrays, {"epoch": epoch + 1, "history": history, "config": settings})
         if log is not None:
-            log(f"{desc} epoch {epoch + 1}/{epochs}: " + ", ".join(
+            log(f"{desc} epoch {epoch + 1}/{c.epochs}: " + ", ".join(
                 f"{key} {value:.4g}" for key, value in record.items() if key not in ("lr", "momentum")))
     return history
 
@@ -282,21 +324,18 @@ def _gaussian_flags(gaussian_inputs, arch: Architecture) -> list:
     return flags
 
 
-def pretrain_fusion(params: dict, arch: Architecture, xs, *, epochs: int = EPOCHS, batch_size: int = 100,
-                    lr: float = LR, momentum: float = MOMENTUM, weight_decay: float = WEIGHT_DECAY,
-                    cd_k: int = 1, persistent: bool = False, gaussian_inputs=False, seed: int = 0,
-                    checkpoint_dir=None, show_progress: bool | None = None, log=print, heldout=None,
-                    gaussian_lr_scale: float = GAUSSIAN_LR_SCALE, **rbm_options) -> dict:
+def pretrain_fusion(params: dict, arch: Architecture, xs, config: CDConfig = CDConfig(), *, gaussian_inputs=False,
+                    seed: int = 0, heldout=None, checkpoint_dir=None, show_progress: bool | None = None,
+                    log=print) -> dict:
     """Pretrain every layer of a fusion network as RBMs, bottom-up, writing the weights into ``params``.
 
     params: the network's parameters (:func:`dmf_np.fusion.init_params`), updated IN PLACE: every
     modality and shared weight and bias; W^out, b^out are left as they are. xs: list of M arrays
-    (N, n^m_1), the training inputs (Bernoulli inputs must lie in [0, 1]). heldout: optional list of
-    M arrays for the free-energy gap. gaussian_inputs: bool, or one bool per modality, for real-valued
-    inputs (standardised internally, folded into the weights). Gaussian RBMs use lr * gaussian_lr_scale.
-    cd_k: Gibbs steps; persistent: PCD instead of CD. ``rbm_options`` go to :func:`train_rbm`
-    (lr_decay, initial_momentum, momentum_epochs, sparsity_target, sparsity_cost, positive_hidden,
-    negative_visible, negative_hidden, monitor_size, ...). checkpoint_dir: resume point (see module).
+    (N, n^m_1), the training inputs (Bernoulli inputs must lie in [0, 1]). config: how every RBM is
+    trained (:class:`CDConfig`, passed to :func:`train_rbm`; Gaussian RBMs use lr * gaussian_lr_scale).
+    gaussian_inputs: bool, or one bool per modality, for real-valued inputs (standardised internally,
+    folded into the weights). heldout: optional list of M arrays for the free-energy gap.
+    checkpoint_dir: resume point (see module).
     Returns the history: {rbm name ('s_1', 'h^x_2', ...): {"visible": [...], "keys": [...],
     "visible_type", "resumed": bool, and the per-epoch lists of :func:`train_rbm`}} in training order.
     """
@@ -310,12 +349,11 @@ def pretrain_fusion(params: dict, arch: Architecture, xs, *, epochs: int = EPOCH
     jobs = rbm_schedule(arch)
     seeds = backend.spawn_seeds(seed, len(jobs))
     ckdir = None if checkpoint_dir is None else Path(checkpoint_dir)
-    config = {"scheme": arch.scheme, "modality_sizes": arch.modality_sizes, "shared_sizes": arch.shared_sizes,
-              "names": arch.names, "n": int(xs[0].shape[0]), "epochs": epochs, "batch_size": batch_size,
-              "lr": lr, "momentum": momentum, "weight_decay": weight_decay, "cd_k": cd_k,
-              "persistent": persistent, "gaussian_inputs": flags, "gaussian_lr_scale": gaussian_lr_scale,
-              "seed": seed, "rbm_options": rbm_options}
-    config = json.loads(json.dumps(config))
+    # what a finished RBM's file must have been written with to be reused
+    settings = {"scheme": arch.scheme, "modality_sizes": arch.modality_sizes, "shared_sizes": arch.shared_sizes,
+                "names": arch.names, "n": int(xs[0].shape[0]), "gaussian_inputs": flags, "seed": seed,
+                "cd": asdict(config)}
+    settings = json.loads(json.dumps(settings))
     acts = {("h", m, 1): x for m, x in enumerate(xs)}
     held = None if heldout is None else {("h", m, 1): x for m, x in enumerate(heldout)}
     history: dict = {}
@@ -332,7 +370,7 @@ def pretrain_fusion(params: dict, arch: Architecture, xs, *, epochs: int = EPOCH
         entry = {"visible": labels, "keys": [*job.weight_keys, job.bias_key], "visible_type": visible}
         if final is not None and final.is_file():
             arrays, meta = load_checkpoint(final, xp)
-            if meta.get("config") != config or meta.get("job") != job.name:
+            if meta.get("config") != settings or meta.get("job") != job.name:
                 raise ValueError(f"{final} holds pretraining with other settings or another network; "
                                  f"use a fresh checkpoint_dir or delete {ckdir}")
             for key in entry["keys"]:
@@ -354,11 +392,10 @@ def pretrain_fusion(params: dict, arch: Architecture, xs, *, epochs: int = EPOCH
             rbm = init_rbm(data.shape[1], n_h, np.random.default_rng([seeds[j], 6]), xp, dtype,
                            data_mean=backend.to_host(data.mean(axis=0)), visible=visible)
             partial = None if ckdir is None else ckdir / f"{stem}.partial.npz"
-            hist = train_rbm(rbm, data, visible=visible, epochs=epochs, batch_size=batch_size,
-                             lr=lr * (gaussian_lr_scale if visible == GAUSSIAN else 1.0), momentum=momentum,
-                             weight_decay=weight_decay, k=cd_k, persistent=persistent, seed=seeds[j],
-                             heldout=hdata, checkpoint=partial, show_progress=show_progress, log=log,
-                             desc=f"pretrain {job.name} <- [{', '.join(labels)}]", **rbm_options)
+            rbm_config = replace(config, lr=config.lr * config.gaussian_lr_scale) if visible == GAUSSIAN else config
+            hist = train_rbm(rbm, data, rbm_config, visible=visible, seed=seeds[j], heldout=hdata,
+                             checkpoint=partial, show_progress=show_progress, log=log,
+                             desc=f"pretrain {job.name} <- [{', '.join(labels)}]")
             W, b = rbm["W"], rbm["b_h"]
             if visible == GAUSSIAN:  # W (x - mu) / sigma + b  ==  (W / sigma) x + (b - W mu / sigma)
                 b = b - W @ (mu / sigma)
@@ -370,7 +407,7 @@ def pretrain_fusion(params: dict, arch: Architecture, xs, *, epochs: int = EPOCH
             if final is not None:
                 arrays = {f"rbm/{key}": v for key, v in rbm.items()}
                 arrays.update({f"net/{key}": params[key] for key in entry["keys"]})
-                save_checkpoint(final, arrays, {"config": config, "job": job.name, "history": hist})
+                save_checkpoint(final, arrays, {"config": settings, "job": job.name, "history": hist})
                 partial.unlink(missing_ok=True)
         history[job.name] = entry
         # the data for the RBMs above: this layer's mean-field activations; forget what no one needs
@@ -384,113 +421,3 @@ def pretrain_fusion(params: dict, arch: Architecture, xs, *, epochs: int = EPOCH
             for key in [key for key in store if key not in needed]:
                 del store[key]
     return history
-
-
-# --- command line: python -m dmf_np pretrain ------------------------------------------------
-
-def _load_data(args, xp):
-    """(xs_train, xs_heldout, description) for --data synthetic | mnist | PATH.npz."""
-    if args.data == "synthetic":
-        from .data.synthetic import two_modality_classes  # noqa: PLC0415
-
-        xs, _ = two_modality_classes(n=args.n + args.n // 5, sizes=(40, 40), n_classes=6, seed=args.seed)
-        tr = [backend.to_device(x[:args.n], xp) for x in xs]
-        te = [backend.to_device(x[args.n:], xp) for x in xs]
-        return tr, te, f"generated two-modality data, {args.n} train / {args.n // 5} held-out rows"
-    if args.data == "mnist":
-        try:
-            from .data import mnist  # noqa: PLC0415
-            load, to_float, halves = mnist.load_mnist, mnist.to_float, mnist.halves
-        except (ImportError, AttributeError) as exc:
-            raise ValueError("--data mnist needs dmf_np.data.mnist (load_mnist, to_float, halves), which this "
-                             "version lacks; pass an .npz with arrays x0, x1 instead") from exc
-        (train, _), (val, _) = load(mnist_dir=args.mnist_dir).split()
-        tr, te = halves(to_float(train)), halves(to_float(val))
-        return ([backend.to_device(x, xp) for x in tr], [backend.to_device(x, xp) for x in te],
-                f"MNIST left/right halves, {train.shape[0]} train / {val.shape[0]} validation images")
-    path = Path(args.data)
-    if not path.is_file():
-        raise FileNotFoundError(f"--data {args.data}: no such file (expected 'synthetic', 'mnist' or an .npz "
-                                f"with arrays x0, x1, ...)")
-    with np.load(path, allow_pickle=False) as z:
-        keys = sorted((k for k in z.files if k[:1] == "x" and k[1:].isdigit()), key=lambda k: int(k[1:]))
-        if len(keys) < 2:
-            raise ValueError(f"{path} must hold at least two arrays named x0, x1, ...; it has {z.files}")
-        xs = [np.asarray(z[k], dtype=np.float32) for k in keys]
-        held = [np.asarray(z[f"heldout_{k}"], dtype=np.float32) for k in keys] if f"heldout_{keys[0]}" in z.files else None
-    return ([backend.to_device(x, xp) for x in xs], None if held is None else [backend.to_device(x, xp) for x in held],
-            f"{path}: {len(xs)} modalities, {xs[0].shape[0]} rows")
-
-
-def _ints(text: str) -> tuple:
-    try:
-        return tuple(int(t) for t in text.split(",") if t.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m dmf_np pretrain",
-                                description="Layer-wise RBM pretraining of an EMF/IMF/DMF network (no fine-tuning).")
-    p.add_argument("--model", choices=["emf", "imf", "dmf"], default="dmf")
-    p.add_argument("--data", default="synthetic",
-                   help="'synthetic' (default), 'mnist' (needs dmf_np.data.mnist), or an .npz with arrays "
-                        "x0, x1, ... (and optionally heldout_x0, ...)")
-    p.add_argument("--mnist-dir", default=None, help="--data mnist: a directory with the four IDX files "
-                   "(default: dmf_np.data.mnist's cache or offline source)")
-    p.add_argument("--n", type=int, default=2000, help="rows of synthetic data (default 2000)")
-    p.add_argument("--layers", type=_ints, default=None,
-                   help="hidden sizes of each modality stack above the input, e.g. 512,128 "
-                        "(default: the paper's for mnist, 64,32 otherwise)")
-    p.add_argument("--shared", type=_ints, default=None, help="shared sizes, e.g. 512,256,64 (default: paper / 64,32,16)")
-    p.add_argument("--epochs", type=int, default=EPOCHS)
-    p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--lr", type=float, default=LR)
-    p.add_argument("--momentum", type=float, default=MOMENTUM)
-    p.add_argument("--weight-decay", type=float, default=WEIGHT_DECAY)
-    p.add_argument("--cd-k", type=int, default=1)
-    p.add_argument("--persistent", action="store_true", help="persistent CD instead of CD-k")
-    p.add_argument("--gaussian-inputs", action="store_true", help="real-valued inputs: Gaussian visible units")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backend", default=None, help="numpy or cupy (default: $DMF_BACKEND or numpy)")
-    p.add_argument("--checkpoint-dir", default=None, help="resume point: one file per finished RBM")
-    p.add_argument("--out", default=None, help="directory to save the pretrained parameters (pretrained.npz)")
-    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
-    return p
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    xp = backend.get_xp(args.backend)
-    xs, heldout, what = _load_data(args, xp)
-    mnist = args.data == "mnist"
-    layers = args.layers or ((512, 128) if mnist else (64, 32))
-    shared = args.shared or ((512, 256, 64) if mnist else (64, 32, 16))
-    if len(shared) != len(layers) + 1:
-        raise ValueError(f"--shared needs one size more than --layers (one shared layer per unit), "
-                         f"got {len(shared)} and {len(layers)}")
-    arch = Architecture(args.model, tuple((x.shape[1], *layers) for x in xs), shared, n_classes=None)
-    params = init_params(arch, np.random.default_rng(args.seed), xp=xp)
-    log = None if args.quiet else print
-    print(f"pretraining {arch.scheme.upper()} {arch.modality_sizes} shared {arch.shared_sizes} on {what}; "
-          f"CD-{args.cd_k}{' (persistent)' if args.persistent else ''}, {args.epochs} epochs, lr {args.lr}, "
-          f"backend {backend.backend_name(xp)}")
-    t0 = time.perf_counter()
-    hist = pretrain_fusion(params, arch, xs, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                           momentum=args.momentum, weight_decay=args.weight_decay, cd_k=args.cd_k,
-                           persistent=args.persistent, gaussian_inputs=args.gaussian_inputs, seed=args.seed,
-                           checkpoint_dir=args.checkpoint_dir, log=log, heldout=heldout)
-    for name, h in hist.items():
-        last = {k: v[-1] for k, v in h.items() if isinstance(v, list) and v and isinstance(v[0], float)}
-        gap = f", free-energy gap {last['free_energy_gap']:.3g}" if "free_energy_gap" in last else ""
-        print(f"  {name:<8} <- [{', '.join(h['visible'])}] ({h['visible_type']}): reconstruction error "
-              f"{last.get('recon_error', float('nan')):.4f}{gap}")
-    print(f"done in {time.perf_counter() - t0:.1f} s")
-    if args.out:
-        from .io import save_checkpoint as save  # noqa: PLC0415
-
-        path = save(Path(args.out) / "pretrained.npz", params,
-                    {"arch": {"scheme": arch.scheme, "modality_sizes": arch.modality_sizes,
-                              "shared_sizes": arch.shared_sizes, "names": arch.names}, "history": hist})
-        print(f"saved pretrained parameters to {path}")
-    return 0

@@ -3,7 +3,7 @@
 Resumable: with ``checkpoint=PATH`` the parameters, optimizer state, random-generator state and the
 history are saved atomically after every epoch, and a later call with the same path continues from
 the last completed epoch, giving the same result as an uninterrupted run. A non-finite loss stops
-training with :class:`DivergenceError`; the checkpoint then still holds the last good epoch.
+training with :class:`dmf_np.errors.DivergenceError`; the checkpoint then still holds the last good epoch.
 """
 from __future__ import annotations
 
@@ -14,15 +14,12 @@ import numpy as np
 from . import backend
 from .backprop import loss_and_grads
 from .checks import check_labels, check_modalities, check_params
+from .errors import DivergenceError
 from .fusion import Architecture, forward
 from .io import load_training_state, save_training_state
-from .layers import Workspace
+from .layers import Workspace, softmax_cross_entropy
 from .optim import SGD
 from .progress import progress
-
-
-class DivergenceError(RuntimeError):
-    """Training produced a NaN or infinite loss."""
 
 
 def record_epoch(history: dict, epoch_loss: float, params: dict, eval_fn, *, epoch: int, lr: float,
@@ -59,8 +56,6 @@ def error_rate(params: dict, xs, labels, arch: Architecture, batch_size: int = 1
 
 def mean_loss(params: dict, xs, labels, arch: Architecture, batch_size: int = 1000) -> float:
     """Mean cross-entropy over a whole data set (no parameter update)."""
-    from .layers import softmax_cross_entropy  # noqa: PLC0415
-
     n = xs[0].shape[0]
     total = 0.0
     for i in range(0, n, batch_size):

@@ -57,7 +57,7 @@ def test_fine_tuning_on_the_device_checkpoints_and_resumes(device_xp, tmp_path):
 
 
 def test_pretraining_command_on_the_device(device_xp, tmp_path, capsys):
-    from dmf_np.pretrain import main
+    from dmf_np.commands.pretrain import main
 
     out = tmp_path / "pre"
     assert main(["--model", "dmf", "--epochs", "1", "--n", "200", "--backend", "cupy", "--out", str(out),
@@ -67,7 +67,8 @@ def test_pretraining_command_on_the_device(device_xp, tmp_path, capsys):
 
 
 def test_generative_training_and_retrieval_on_the_device(device_xp, tmp_path):
-    from dmf_np.generative import encode, fit_generative, init_generative, reconstruct
+    from dmf_np.generative import encode, init_generative, reconstruct
+    from dmf_np.generative_train import fit_generative
     from dmf_np.retrieval import retrieval_map
 
     rng = np.random.default_rng(0)
@@ -89,7 +90,7 @@ def test_generative_training_and_retrieval_on_the_device(device_xp, tmp_path):
 
 
 def test_mnist_experiment_command_on_the_device(device_xp, tmp_path, capsys):
-    from dmf_np.experiments import cli
+    from dmf_np.commands import reproduce as cli
     from tests.test_mnist_data import write_idx
     from dmf_np.data.synthetic import fake_digits
 
@@ -128,8 +129,9 @@ def test_wiki_pipeline_on_the_device(device_xp, tmp_path):
 
 
 def test_benchmark_runs_on_the_device(device_xp, tmp_path, capsys):
-    from dmf_np import bench_cli
+    from dmf_np.commands.bench import load_bench
 
+    bench_cli = load_bench()
     out = tmp_path / "b.json"
     assert bench_cli.main(["--backend", "cupy", "--samples", "200", "--repeats", "1", "--no-memory",
                            "--json", str(out)]) == 0

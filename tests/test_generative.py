@@ -4,10 +4,12 @@ import pytest
 
 from dmf_np import backend
 from dmf_np.fusion import Architecture, forward
-from dmf_np.generative import (cross_entropy_loss, decode, decoder_param_shapes, encode, fit_generative,
-                               generative_param_shapes, gradcheck_generative, init_decoder, init_generative,
-                               loss_and_grads, mirrored_key, reconstruct, reconstruction_delta, sample_presence,
-                               squared_error_loss)
+from dmf_np.backprop import Backward
+from dmf_np.generative import (Decode, cross_entropy_loss, decode, decoder_param_shapes, encode,
+                               generative_param_shapes, init_decoder, init_generative, loss_and_grads, mirrored_key,
+                               reconstruct, reconstruction_delta, squared_error_loss)
+from dmf_np.generative_train import fit_generative, sample_presence
+from dmf_np.gradcheck import gradcheck_generative
 from dmf_np.linear import fit_linear_classifier
 from dmf_np.optim import SGD
 
@@ -191,3 +193,17 @@ def test_decoder_error_at_the_code_matches_finite_differences():
         e0 = reconstruction_loss(decode(p, t, arch, outs), targets, (1.0, 2.0))
         num[idx] = (e1 - e0) / 2e-6
     np.testing.assert_allclose(ds, num, rtol=1e-6, atol=1e-9)
+
+
+def test_loss_and_grads_answers_like_the_discriminative_one():
+    """(E, Backward): grads keyed like the parameters, the encoder's errors, ds[L] the decoder's error at the code."""
+    from dmf_np.generative import decoder_backward
+    arch = Architecture("dmf", ((5, 4, 3), (4, 3, 3)), (4, 3, 2), None)
+    rng = np.random.default_rng(3)
+    p = init_generative(arch, rng, xp=np, dtype=np.float64, tied=False)
+    xs = [rng.uniform(0, 1, (6, 5)), rng.uniform(0, 1, (6, 4))]
+    loss, bw = loss_and_grads(p, xs, xs, arch, "bernoulli")
+    assert isinstance(bw, Backward) and isinstance(bw.decoded, Decode)
+    assert list(bw.grads) == list(p) and np.isfinite(loss)
+    _, ds_top = decoder_backward(p, bw.decoded, xs)
+    np.testing.assert_array_equal(bw.ds[arch.L], ds_top)

@@ -174,7 +174,7 @@ def test_fit_classifier_equals_the_plain_loop(xp):
 
 def test_bench_runs_end_to_end_on_a_tiny_input(tmp_path, capsys):
     """A smoke run of bench/bench.py's logic (its timings are not checked, only that it reports)."""
-    from dmf_np.bench_cli import main
+    from dmf_np.commands.bench import main
 
     out = tmp_path / "bench.json"
     assert main(["--samples", "200", "--repeats", "2", "--threads", "1", "--json", str(out)]) == 0
@@ -192,7 +192,9 @@ def test_bench_runs_end_to_end_on_a_tiny_input(tmp_path, capsys):
 
 
 def test_bench_ratios_pair_the_engines_round_by_round():
-    from dmf_np.bench_cli import paired_ratios
+    from dmf_np.commands.bench import load_bench
+
+    paired_ratios = load_bench().paired_ratios
 
     # a slow spell in round 2 doubles both times; the paired ratio stays 0.5 in every round
     rows = {"a": {"seconds": [1.0, 2.0, 1.1]}, "b": {"seconds": [2.0, 4.0, 2.2]}}
@@ -201,7 +203,7 @@ def test_bench_ratios_pair_the_engines_round_by_round():
 
 
 def test_bench_rejects_a_bad_sample_count():
-    from dmf_np.bench_cli import main
+    from dmf_np.commands.bench import main
 
     with pytest.raises(ValueError, match="multiple of 100"):
         main(["--samples", "150"])

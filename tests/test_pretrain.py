@@ -1,4 +1,6 @@
 """Layer-wise pretraining: the schedule per scheme, weights landing in the network, resuming, benefit."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -7,11 +9,13 @@ from dmf_np.data.synthetic import two_modality_classes
 from dmf_np.fusion import Architecture, forward, init_params, shared_layer_forward
 from dmf_np.io import load_checkpoint
 from dmf_np.optim import SGD
-from dmf_np.pretrain import main, pretrain_fusion, rbm_schedule, train_rbm
+from dmf_np.commands.pretrain import main
+from dmf_np.pretrain import CDConfig, pretrain_fusion, rbm_schedule, train_rbm
 from dmf_np.rbm import hidden_probs, init_rbm
 from dmf_np.train import fit_classifier, mean_loss
 
-FAST = dict(epochs=2, batch_size=50, log=None, show_progress=False)
+FAST = dict(log=None, show_progress=False)
+CD_FAST = CDConfig(epochs=2, batch_size=50)
 
 
 def _problem(xp, scheme="dmf", n=200):
@@ -35,7 +39,7 @@ def test_pretraining_writes_every_unit_weight_and_leaves_the_classifier(xp, sche
     arch, xs, _ = _problem(xp, scheme)
     params = init_params(arch, np.random.default_rng(0), xp=xp)
     before = {k: backend.to_host(v).copy() for k, v in params.items()}
-    hist = pretrain_fusion(params, arch, xs, seed=1, **FAST)
+    hist = pretrain_fusion(params, arch, xs, CD_FAST, seed=1, **FAST)
     written = {k for entry in hist.values() for k in entry["keys"]}
     assert written == set(arch.param_shapes()) - {"W^out", "b^out"}
     for k, v in params.items():
@@ -50,7 +54,7 @@ def test_pretraining_writes_every_unit_weight_and_leaves_the_classifier(xp, sche
 def test_split_shared_weights_reproduce_the_rbm_hidden_probabilities(tmp_path, scheme):
     arch, xs, _ = _problem(np, scheme)
     params = init_params(arch, np.random.default_rng(0), xp=np)
-    pretrain_fusion(params, arch, xs, seed=2, checkpoint_dir=tmp_path, **FAST)
+    pretrain_fusion(params, arch, xs, CD_FAST, seed=2, checkpoint_dir=tmp_path, **FAST)
     fw = forward(params, xs, arch)
     for j, job in enumerate(rbm_schedule(arch)):
         arrays, _ = load_checkpoint(next(tmp_path.glob(f"{j:02d}-*.npz")))
@@ -73,7 +77,8 @@ def test_gaussian_inputs_are_standardised_and_folded_into_the_weights(tmp_path):
     arch, xs, _ = _problem(np, "dmf")
     raw = [(x * 7.0 - 2.0).astype(np.float32) for x in xs]      # real-valued, far from unit variance
     params = init_params(arch, np.random.default_rng(0), xp=np)
-    hist = pretrain_fusion(params, arch, raw, gaussian_inputs=True, seed=3, checkpoint_dir=tmp_path, **FAST)
+    hist = pretrain_fusion(params, arch, raw, CD_FAST, gaussian_inputs=True, seed=3, checkpoint_dir=tmp_path,
+                           **FAST)
     assert hist["s_1"]["visible_type"] == "gaussian" and hist["h^x_2"]["visible_type"] == "gaussian"
     assert hist["s_2"]["visible_type"] == "bernoulli"
     arrays, _ = load_checkpoint(next(tmp_path.glob("01-*.npz")))          # h^x_2 <- x
@@ -81,13 +86,14 @@ def test_gaussian_inputs_are_standardised_and_folded_into_the_weights(tmp_path):
     assert np.allclose(hidden_probs(z, arrays["rbm/W"], arrays["rbm/b_h"]),
                        forward(params, raw, arch).h[(0, 2)], atol=1e-4)
     with pytest.raises(ValueError, match="mixed visible types"):
-        pretrain_fusion(params, arch, [raw[0], xs[1]], gaussian_inputs=[True, False], **FAST)
+        pretrain_fusion(params, arch, [raw[0], xs[1]], CD_FAST, gaussian_inputs=[True, False], **FAST)
 
 
 def test_rerun_skips_finished_rbms_and_resumes_an_interrupted_one(tmp_path):
     arch, xs, _ = _problem(np, "dmf")
     full = init_params(arch, np.random.default_rng(0), xp=np)
-    h_full = pretrain_fusion(full, arch, xs, seed=4, epochs=3, batch_size=50, log=None)
+    cd = CDConfig(epochs=3, batch_size=50)
+    h_full = pretrain_fusion(full, arch, xs, cd, seed=4, log=None)
 
     calls = []
 
@@ -98,13 +104,11 @@ def test_rerun_skips_finished_rbms_and_resumes_an_interrupted_one(tmp_path):
 
     part = init_params(arch, np.random.default_rng(0), xp=np)
     with pytest.raises(KeyboardInterrupt):
-        pretrain_fusion(part, arch, xs, seed=4, epochs=3, batch_size=50, log=interrupt_on_fifth_epoch,
-                        checkpoint_dir=tmp_path)
+        pretrain_fusion(part, arch, xs, cd, seed=4, log=interrupt_on_fifth_epoch, checkpoint_dir=tmp_path)
     assert len(list(tmp_path.glob("*.partial.npz"))) == 1
     fresh = init_params(arch, np.random.default_rng(99), xp=np)   # a new process, other random weights
     lines = []
-    h_res = pretrain_fusion(fresh, arch, xs, seed=4, epochs=3, batch_size=50, log=lines.append,
-                            checkpoint_dir=tmp_path)
+    h_res = pretrain_fusion(fresh, arch, xs, cd, seed=4, log=lines.append, checkpoint_dir=tmp_path)
     assert "finished earlier" in lines[0] and h_res["s_1"]["resumed"]
     assert h_res["h^x_2"]["recon_error"] == h_full["h^x_2"]["recon_error"]
     for k in h_full:
@@ -114,19 +118,20 @@ def test_rerun_skips_finished_rbms_and_resumes_an_interrupted_one(tmp_path):
             assert np.array_equal(full[k], fresh[k]), k
     assert not list(tmp_path.glob("*.partial.npz"))
     with pytest.raises(ValueError, match="other settings"):
-        pretrain_fusion(fresh, arch, xs, seed=4, epochs=3, batch_size=50, lr=0.05, log=None, checkpoint_dir=tmp_path)
+        pretrain_fusion(fresh, arch, xs, replace(cd, lr=0.05), seed=4, log=None, checkpoint_dir=tmp_path)
 
 
 def test_train_rbm_resume_by_epoch_matches_uninterrupted(tmp_path):
     data = (np.random.default_rng(0).random((120, 9)) < 0.3).astype(np.float32)
-    opts = dict(batch_size=32, lr=0.1, lr_decay=0.9, k=2, persistent=True, sparsity_target=0.1,
-                sparsity_cost=0.5, seed=7, heldout=data[:30])
+    cd = CDConfig(epochs=4, batch_size=32, lr=0.1, lr_decay=0.9, k=2, persistent=True, sparsity_target=0.1,
+                  sparsity_cost=0.5)
+    opts = dict(seed=7, heldout=data[:30])
     a = init_rbm(9, 5, np.random.default_rng(1), np, np.float32)
-    ha = train_rbm(a, data, epochs=4, **opts)
+    ha = train_rbm(a, data, cd, **opts)
     b = init_rbm(9, 5, np.random.default_rng(1), np, np.float32)
-    train_rbm(b, data, epochs=2, checkpoint=tmp_path / "r.npz", **opts)
+    train_rbm(b, data, replace(cd, epochs=2), checkpoint=tmp_path / "r.npz", **opts)
     c = init_rbm(9, 5, np.random.default_rng(2), np, np.float32)
-    hc = train_rbm(c, data, epochs=4, checkpoint=tmp_path / "r.npz", **opts)
+    hc = train_rbm(c, data, cd, checkpoint=tmp_path / "r.npz", **opts)
     assert hc["recon_error"] == ha["recon_error"] and hc["free_energy_gap"] == ha["free_energy_gap"]
     assert all(np.array_equal(a[k], c[k]) for k in a)
     assert "exact_log_likelihood" in ha and ha["momentum"] == [0.5, 0.5, 0.5, 0.5]
@@ -135,12 +140,13 @@ def test_train_rbm_resume_by_epoch_matches_uninterrupted(tmp_path):
 def test_bad_data_is_named():
     params = init_rbm(4, 3, np.random.default_rng(0), np, np.float32)
     with pytest.raises(ValueError, match=r"Bernoulli visible units need data in \[0, 1\]"):
-        train_rbm(params, np.full((10, 4), 3.0, np.float32), epochs=1)
+        train_rbm(params, np.full((10, 4), 3.0, np.float32), CDConfig(epochs=1))
     with pytest.raises(ValueError, match="4 visible units"):
         train_rbm(init_rbm(5, 3, np.random.default_rng(0), np, np.float32), np.zeros((10, 4), np.float32))
     arch, xs, _ = _problem(np)
     with pytest.raises(ValueError, match="one bool per modality"):
-        pretrain_fusion(init_params(arch, np.random.default_rng(0)), arch, xs, gaussian_inputs=[True], **FAST)
+        pretrain_fusion(init_params(arch, np.random.default_rng(0)), arch, xs, CD_FAST, gaussian_inputs=[True],
+                        **FAST)
 
 
 @pytest.mark.parametrize("scheme", ["emf", "imf", "dmf"])
@@ -151,7 +157,7 @@ def test_pretrained_networks_fine_tune_to_a_lower_training_loss(scheme):
     for pretrain in (False, True):
         params = init_params(arch, np.random.default_rng(0), xp=np)
         if pretrain:
-            pretrain_fusion(params, arch, xs, epochs=10, batch_size=20, seed=0, log=None)
+            pretrain_fusion(params, arch, xs, CDConfig(epochs=10, batch_size=20), seed=0, log=None)
         fit_classifier(params, arch, xs, y, epochs=3, batch_size=20, optimizer=SGD(lr=0.1), seed=0,
                        show_progress=False)
         losses.append(mean_loss(params, xs, y, arch))
@@ -169,3 +175,10 @@ def test_command_line_pretrains_and_saves(tmp_path, capsys):
     assert meta["arch"]["scheme"] == "imf"
     assert "s_2" in capsys.readouterr().out
     assert main(["--epochs", "1", "--n", "200", "--quiet"]) == 0
+
+
+def test_cd_config_names_a_bad_setting():
+    with pytest.raises(ValueError, match="batch_size"):
+        CDConfig(batch_size=0)
+    with pytest.raises(ValueError, match="negative_hidden"):
+        CDConfig(negative_hidden="mean")

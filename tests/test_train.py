@@ -6,7 +6,8 @@ from dmf_np.backprop import cross_modal_cuts
 from dmf_np.data.synthetic import two_modality_classes
 from dmf_np.fusion import Architecture, init_params
 from dmf_np.optim import SGD
-from dmf_np.train import DivergenceError, error_rate, fit_classifier, mean_loss
+from dmf_np.errors import DivergenceError
+from dmf_np.train import error_rate, fit_classifier, mean_loss
 
 
 def _problem(xp, scheme="dmf"):

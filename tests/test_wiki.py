@@ -90,9 +90,9 @@ def test_table2_pipeline_on_fake_full_size_data(tmp_path, monkeypatch):
 
 
 def test_cli_needs_a_wiki_dir(capsys, monkeypatch):
-    from dmf_np.experiments import wiki as W
+    from dmf_np.commands import reproduce_table2
     monkeypatch.delenv("DMF_WIKI_DIR", raising=False)
-    assert W.main(["table2", "--wiki-dir", ""]) == 2
+    assert reproduce_table2.main(["--wiki-dir", ""]) == 2
     assert "--wiki-dir" in capsys.readouterr().err
 
 

@@ -44,7 +44,7 @@ from dmf_np import rbm
 from dmf_np.data.synthetic import two_modality_classes
 from dmf_np.fusion import SCHEMES, Architecture, forward, init_params
 from dmf_np.optim import SGD
-from dmf_np.pretrain import join_shared_weights, pretrain_fusion, rbm_schedule, split_rbm_weights
+from dmf_np.pretrain import CDConfig, join_shared_weights, pretrain_fusion, rbm_schedule, split_rbm_weights
 from dmf_np.train import error_rate, fit_classifier
 
 np.set_printoptions(precision=4, suppress=True, linewidth=110)
@@ -116,7 +116,7 @@ y_tr, y_te = labels[:N_TRAIN], labels[N_TRAIN:]
 params = init_params(arch, np.random.default_rng(0))
 random_copy = {k: v.copy() for k, v in params.items()}
 t0 = time.perf_counter()
-history = pretrain_fusion(params, arch, xs_tr, epochs=PRE_EPOCHS, batch_size=20, seed=0, heldout=xs_te,
+history = pretrain_fusion(params, arch, xs_tr, CDConfig(epochs=PRE_EPOCHS, batch_size=20), seed=0, heldout=xs_te,
                           show_progress=False, log=print)
 print(f"pretraining {len(history)} RBMs for {PRE_EPOCHS} epoch(s) each took {time.perf_counter() - t0:.1f} s")
 
@@ -164,7 +164,8 @@ for scheme in SCHEMES:
     for start in ("random", "pretrained"):
         p = init_params(a, np.random.default_rng(0))
         if start == "pretrained":
-            pretrain_fusion(p, a, xs_tr, epochs=PRE_EPOCHS, batch_size=20, seed=0, show_progress=False, log=None)
+            pretrain_fusion(p, a, xs_tr, CDConfig(epochs=PRE_EPOCHS, batch_size=20), seed=0, show_progress=False,
+                            log=None)
         hist = fit_classifier(p, a, xs_tr, y_tr, epochs=FT_EPOCHS, batch_size=20, optimizer=SGD(lr=0.1, momentum=0.9),
                               seed=0, show_progress=False)
         results[(scheme, start)] = (np.array(hist["train_loss"]), error_rate(p, xs_te, y_te, a))

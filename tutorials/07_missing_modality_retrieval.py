@@ -43,6 +43,8 @@ FIGURES = Path(os.environ.get("DMF_FIGURES_DIR", ROOT / "figures"))
 import numpy as np
 
 from dmf_np import generative as gen
+from dmf_np import generative_train
+from dmf_np.gradcheck import gradcheck_generative
 from dmf_np.data.synthetic import two_modality_classes
 from dmf_np.fusion import Architecture
 from dmf_np.optim import SGD
@@ -75,7 +77,7 @@ for key, shape in gen.decoder_param_shapes(arch).items():
 # one modality missing in some examples):
 
 # %%
-errs = gen.gradcheck_generative("dmf", seed=0)
+errs = gradcheck_generative("dmf", seed=0)
 print(f"generative DMF, {len(errs)} parameters: largest relative error {max(errs.values()):.1e}")
 assert max(errs.values()) < 1e-6
 
@@ -89,7 +91,7 @@ assert max(errs.values()) < 1e-6
 # was not shown.
 
 # %%
-present = gen.sample_presence(9000, 2, np.random.default_rng(0))
+present = generative_train.sample_presence(9000, 2, np.random.default_rng(0))
 both = float((present[0] * present[1]).mean())
 print(f"fractions of examples: both {both:.3f}, only x {float(present[0].mean()) - both:.3f}, "
       f"only y {float(present[1].mean()) - both:.3f}")
@@ -136,7 +138,7 @@ for name, scheme, missing in [("EMF", "emf", None), ("IMF", "imf", None), ("DMF"
     results = []
     for seed in SEEDS:
         params = gen.init_generative(a, np.random.default_rng(seed))
-        gen.fit_generative(params, a, xs_tr, "bernoulli", epochs=EPOCHS, batch_size=50, seed=seed,
+        generative_train.fit_generative(params, a, xs_tr, "bernoulli", epochs=EPOCHS, batch_size=50, seed=seed,
                            optimizer=SGD(lr=0.1, momentum=0.9), missing_probs=missing, show_progress=False)
         results.append(evaluate(params, a))
         if name == "DMF" and seed == SEEDS[0]:

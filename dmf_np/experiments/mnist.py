@@ -29,8 +29,10 @@ from ..data.damage import KINDS, LEVELS, WHENS, DamageSpec, apply_mask, damage_m
 from ..data.mnist import Mnist, halves, to_float
 from ..fusion import Architecture, init_params
 from ..io import load_checkpoint, save_checkpoint
+from ..errors import DivergenceError
 from ..optim import SGD
-from ..train import DivergenceError, error_rate, fit_classifier
+from ..pretrain import CDConfig, pretrain_fusion
+from ..train import error_rate, fit_classifier
 from .rundir import RunDir
 
 MODELS = ("emf", "imf", "dmf")
@@ -189,15 +191,6 @@ class MnistHalves:
 
 # --- one unit of work ---------------------------------------------------------------------------
 
-def _pretrain_function():
-    """dmf_np.pretrain.pretrain_fusion, or None where that module is not installed."""
-    try:
-        from ..pretrain import pretrain_fusion  # noqa: PLC0415
-    except ImportError:
-        return None
-    return pretrain_fusion
-
-
 def evaluate(params, split: Split, arch, condition: str = "left+right") -> float:
     """Test error (%) of a network on a split under an input condition."""
     return error_rate(params, split.xs(condition), split.labels, arch)
@@ -213,15 +206,11 @@ def pretrained_params(rd: RunDir, unit: tuple, arch, train: Split, seed: int, op
     if path.is_file():
         arrays, _ = load_checkpoint(path, xp)
         return {k: arrays[k] for k in params}
-    pretrain_fusion = _pretrain_function()
-    if pretrain_fusion is None:
-        raise RuntimeError("the preset asks for RBM pretraining but dmf_np.pretrain is not available "
-                           "in this version")
     t0 = time.time()
-    history = pretrain_fusion(params, arch, train.xs(), epochs=p.pretrain_epochs, batch_size=p.batch_size,
-                              lr=p.pretrain_lr, momentum=p.pretrain_momentum,
-                              weight_decay=p.pretrain_weight_decay, cd_k=p.cd_k, persistent=False,
-                              gaussian_inputs=False, seed=derived_seed(seed, "pretrain"),
+    config = CDConfig(epochs=p.pretrain_epochs, batch_size=p.batch_size, lr=p.pretrain_lr,
+                      momentum=p.pretrain_momentum, weight_decay=p.pretrain_weight_decay, k=p.cd_k)
+    history = pretrain_fusion(params, arch, train.xs(), config, gaussian_inputs=False,
+                              seed=derived_seed(seed, "pretrain"),
                               checkpoint_dir=rd.unit(*unit, "pretrain"), show_progress=opts.show_progress,
                               log=None)
     save_checkpoint(path, params, {"history": history, "seconds": time.time() - t0})

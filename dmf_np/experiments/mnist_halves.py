@@ -1,6 +1,6 @@
 """MNIST halves with the generative variant: infer one half from the other, retrieve across halves.
 
-``python -m dmf_np.experiments.mnist_halves [--n-train 10000] [--epochs 20] [--out DIR] [--figures DIR]``
+``python -m dmf_np reproduce halves [--n-train 10000] [--epochs 20] [--out DIR] [--figures DIR]``
 
 The left and right halves of each digit (columns 0-13 and 14-27) are the two modalities of
 section 4.1. A generative EMF/IMF/DMF with the paper's sizes (each half [392, 512, 128], shared
@@ -22,20 +22,23 @@ A modest subset and few epochs by default, so that it runs in a few minutes on 2
 """
 from __future__ import annotations
 
-import argparse
+import io
 import json
 import time
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from .. import backend
 from ..data import mnist as mnist_data
 from ..fusion import Architecture, init_params
-from ..generative import encode, fit_generative, init_decoder, reconstruct
-from ..io import atomic_write_json
+from ..generative import encode, init_decoder, reconstruct
+from ..generative_train import fit_generative
+from ..io import atomic_write_bytes, atomic_write_json
 from ..linear import fit_linear_classifier
 from ..optim import SGD
+from ..pretrain import CDConfig, pretrain_fusion
 from ..retrieval import retrieval_map
 
 SIZES = ((392, 512, 128), (392, 512, 128))
@@ -72,9 +75,7 @@ def run(scheme: str = "dmf", n_train: int = 10000, n_test: int = 2000, n_queries
     t0 = time.time()
     ckdir = None if out is None else Path(out)
     if pretrain_epochs:
-        from ..pretrain import pretrain_fusion  # noqa: PLC0415
-
-        pretrain_fusion(params, arch, [xl, xr], epochs=pretrain_epochs, seed=seeds[1], log=None,
+        pretrain_fusion(params, arch, [xl, xr], CDConfig(epochs=pretrain_epochs), seed=seeds[1], log=None,
                         show_progress=show_progress,
                         checkpoint_dir=None if ckdir is None else ckdir / f"{scheme}-pretrain")
     params.update(init_decoder(arch, None, xp, encoder_params=params))  # tied start, untied training
@@ -88,7 +89,7 @@ def run(scheme: str = "dmf", n_train: int = 10000, n_test: int = 2000, n_queries
               "pretrain_epochs": pretrain_epochs, "lr": lr, "seed": seed, "train_seconds": train_seconds,
               "final_train_loss": hist["train_loss"][-1], "train_loss": hist["train_loss"],
               "distance": "cosine, centred on the items' mean", "default_protocol": "reconstruct",
-              "command": f"python -m dmf_np.experiments.mnist_halves --scheme {scheme} --n-train {n_train} "
+              "command": f"python -m dmf_np reproduce halves --scheme {scheme} --n-train {n_train} "
                          f"--epochs {epochs} --pretrain-epochs {pretrain_epochs} --lr {lr} --seed {seed}"}
     for protocol in ("reconstruct", "encode"):
         zl = single_half_representation(params, arch, tl, trr, "left", protocol)
@@ -118,13 +119,6 @@ def run(scheme: str = "dmf", n_train: int = 10000, n_test: int = 2000, n_queries
 
 def draw_reconstructions(left, right, right_hat, path) -> None:
     """Three rows: the digits, their left halves alone, left halves with the inferred right halves."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    from ..io import atomic_write_bytes  # noqa: PLC0415
-
     n = left.shape[0]
 
     def whole(l, r):
@@ -133,7 +127,8 @@ def draw_reconstructions(left, right, right_hat, path) -> None:
     rows = [("original", [whole(left[i], right[i]) for i in range(n)]),
             ("left half only", [whole(left[i], np.zeros_like(right[i])) for i in range(n)]),
             ("right inferred", [whole(left[i], right_hat[i]) for i in range(n)])]
-    fig, axes = plt.subplots(3, n, figsize=(n * 0.9, 3.2))
+    fig = Figure(figsize=(n * 0.9, 3.2))  # no pyplot: no GUI backend, nothing left open
+    axes = fig.subplots(3, n)
     for r, (title, imgs) in enumerate(rows):
         for i, img in enumerate(imgs):
             ax = axes[r, i]
@@ -145,33 +140,6 @@ def draw_reconstructions(left, right, right_hat, path) -> None:
         axes[r, 0].set_ylabel(title, fontsize=7)
     fig.suptitle("Generative DMF: right halves inferred from left halves alone (MNIST test digits)", fontsize=8)
     fig.tight_layout()
-    import io as _io  # noqa: PLC0415
-
-    buf = _io.BytesIO()
+    buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dmf_np.experiments.mnist_halves",
-                                description="MNIST halves: cross-half retrieval and inferred halves")
-    p.add_argument("--scheme", choices=["emf", "imf", "dmf"], default="dmf")
-    p.add_argument("--n-train", type=int, default=10000)
-    p.add_argument("--n-test", type=int, default=2000)
-    p.add_argument("--n-queries", type=int, default=500)
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--pretrain-epochs", type=int, default=3)
-    p.add_argument("--lr", type=float, default=0.002)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--mnist-dir", default=None, help="directory of IDX files (default: the cached MNIST)")
-    p.add_argument("--out", default=None, help="checkpoint directory (resume); default: none")
-    p.add_argument("--figures", default="figures")
-    a = p.parse_args(argv)
-    run(a.scheme, a.n_train, a.n_test, a.n_queries, a.epochs, a.pretrain_epochs, a.lr, a.seed, a.out, a.figures,
-        a.mnist_dir)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

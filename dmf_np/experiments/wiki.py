@@ -41,9 +41,7 @@ modality is weighted by 128 / its dimension so that the 10 text features count a
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -53,16 +51,13 @@ from .. import backend
 from ..cca import cca_transform_x, cca_transform_y, fit_cca
 from ..data.wiki import load_wiki, query_split
 from ..fusion import Architecture, init_params
-from ..generative import encode, fit_generative, init_decoder, reconstruct
-from ..io import atomic_write_json, atomic_write_text
+from ..errors import DivergenceError
+from ..generative import encode, init_decoder, reconstruct
+from ..generative_train import fit_generative
 from ..optim import SGD
+from ..pretrain import CDConfig, pretrain_fusion
 from ..retrieval import retrieval_map
-from ..train import DivergenceError
-
-try:  # the run-directory helper of the other reproductions; a minimal stand-in where it is absent
-    from .rundir import RunDir
-except ImportError:  # pragma: no cover
-    RunDir = None
+from .rundir import RunDir
 
 METHODS = ("cca", "emf", "imf", "dmf")
 NETWORKS = ("emf", "imf", "dmf")
@@ -142,10 +137,9 @@ def fit_network(scheme: str, config: dict, settings: dict, image, text, seed: in
     seeds = backend.spawn_seeds(seed, 3)
     params = init_params(arch, np.random.default_rng(seeds[0]), xp=xp)
     if settings["pretrain_epochs"]:
-        from ..pretrain import pretrain_fusion  # noqa: PLC0415
-
-        pretrain_fusion(params, arch, xs, epochs=settings["pretrain_epochs"], batch_size=settings["batch_size"],
-                        gaussian_inputs=out == "gaussian", seed=seeds[1], log=None, show_progress=show_progress,
+        cd = CDConfig(epochs=settings["pretrain_epochs"], batch_size=settings["batch_size"])
+        pretrain_fusion(params, arch, xs, cd, gaussian_inputs=out == "gaussian", seed=seeds[1], log=None,
+                        show_progress=show_progress,
                         checkpoint_dir=None if checkpoint is None else Path(checkpoint).parent / "pretrain")
     # tied initialisation: the decoder starts as the transposes of the (pretrained) encoder
     params.update(init_decoder(arch, None, xp, encoder_params=params))
@@ -253,40 +247,6 @@ def validation_score(scores: dict) -> float:
 
 
 # --- the whole table -----------------------------------------------------------------------------
-
-class _MiniRunDir:  # pragma: no cover  (used only where experiments/rundir.py is absent)
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def start(self, protocol, backend_name=None):
-        cfg = self.path / "config.json"
-        if cfg.is_file() and json.loads(cfg.read_text())["protocol"] != json.loads(json.dumps(protocol)):
-            raise ValueError(f"{self.path} holds a run with another protocol; use another --out")
-        atomic_write_json(cfg, {"protocol": protocol, "backend": backend_name})
-
-    def unit(self, *parts):
-        p = self.path.joinpath("units", *map(str, parts))
-        p.mkdir(parents=True, exist_ok=True)
-        return p
-
-    def result(self, *parts):
-        p = self.path.joinpath("units", *map(str, parts), "result.json")
-        return json.loads(p.read_text()) if p.is_file() else None
-
-    def save_result(self, parts, result):
-        return atomic_write_json(self.unit(*parts) / "result.json", result)
-
-    def write_metrics(self, metrics, name="metrics.json"):
-        return atomic_write_json(self.path / name, metrics)
-
-    def log(self, message, echo=True):
-        self.path.mkdir(parents=True, exist_ok=True)
-        line = f"[{time.strftime('%Y-%m-%d %H:%M:%S')}] {message}"
-        with open(self.path / "run.log", "a") as f:
-            f.write(line + "\n")
-        if echo:
-            print(line, flush=True)
-
 
 def _criteria(items: str, ranking: str, explore: bool) -> list:
     """The (items, ranking) pairs a run scores on validation: the main one first."""
@@ -553,65 +513,6 @@ def _grid_text(sizes: dict) -> str:
     return str(values.pop()) if len(values) == 1 else ", ".join(f"{m}: {n}" for m, n in sizes.items())
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m dmf_np reproduce table2",
-                                description="Table 2: cross-modal retrieval on Wiki (CCA, EMF, IMF, DMF)")
-    p.add_argument("--wiki-dir", default=os.environ.get("DMF_WIKI_DIR"),
-                   help="directory with raw_features.mat and the .list files (default $DMF_WIKI_DIR)")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="paper")
-    p.add_argument("--splits", type=int, default=None, help="number of random splits (preset: paper 5, quick 2)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
-    p.add_argument("--out", default=None, help="run directory (default runs/table2-<preset>); rerun to resume")
-    p.add_argument("--figures", default=None, help="where to write table2.md/json (default <out>/figures)")
-    p.add_argument("--backend", default=None, help="numpy or cupy (default $DMF_BACKEND or numpy)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars or log echo")
-    p.add_argument("--items", choices=ITEMS, default="single",
-                   help="retrieval-set items seen through one modality (single, default) or represented from "
-                        "both (paired: a different, easier task; writes table2_paired.*)")
-    p.add_argument("--ranking", choices=tuple(RANKINGS), default="cosine",
-                   help="distance in the joint space (default: cosine centred on the items' mean)")
-    p.add_argument("--explore-rankings", action="store_true",
-                   help="also score every other items/ranking reading on validation, each with its own chosen "
-                        "configurations (their test numbers go to the table's last section)")
-    return p
-
-
 def figure_name(items: str, ranking: str) -> str:
     """table2 for the default reading, table2_<items>[_<ranking>] for the others."""
     return "table2" + ("" if items == "single" else f"_{items}") + ("" if ranking == "cosine" else f"_{ranking}")
-
-
-def main(argv=None) -> int:
-    import sys  # noqa: PLC0415
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "table2":
-        argv = argv[1:]
-    args = build_parser().parse_args(argv)
-    if not args.wiki_dir:
-        print("error: give --wiki-dir DIR (or set $DMF_WIKI_DIR): the directory holding the Wiki features "
-              "(raw_features.mat, trainset_txt_img_cat.list, testset_txt_img_cat.list, categories.list)",
-              file=sys.stderr)
-        return 2
-    methods = tuple(m.strip().lower() for m in args.methods.split(",") if m.strip())
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        print(f"error: unknown method(s) {bad}; choose from {METHODS}", file=sys.stderr)
-        return 2
-    out = Path(args.out or f"runs/table2-{args.preset}")
-    metrics = run_table2(args.wiki_dir, out, preset=args.preset, splits=args.splits, seed=args.seed, methods=methods,
-                         backend_name=args.backend, show_progress=False if args.no_progress else None,
-                         items=args.items, ranking=args.ranking, explore=args.explore_rankings)
-    figs = Path(args.figures) if args.figures else out / "figures"
-    command = "python -m dmf_np reproduce table2 --wiki-dir DIR " + " ".join(
-        a for a in argv if not a.startswith("--wiki-dir") and a != args.wiki_dir)
-    name = figure_name(args.items, args.ranking)
-    atomic_write_json(figs / f"{name}.json", table2_json(metrics))
-    atomic_write_text(figs / f"{name}.md", table2_markdown(metrics, command.strip()))
-    print(table2_markdown(metrics, command.strip()))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
