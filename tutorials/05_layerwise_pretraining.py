@@ -25,7 +25,6 @@
 # six fine-tuning runs); a few seconds with `DMF_TUTORIAL_FAST=1`.
 
 # %%
-import io as _io
 import os
 import sys
 import time
@@ -36,7 +35,6 @@ if not (ROOT / "dmf_np").is_dir():
     ROOT = ROOT.parent  # a notebook started inside tutorials/
 sys.path.insert(0, str(ROOT))
 FAST = os.environ.get("DMF_TUTORIAL_FAST") == "1"  # the test suite runs every tutorial in fast mode
-FIGURES = Path(os.environ.get("DMF_FIGURES_DIR", ROOT / "figures"))
 
 import numpy as np
 
@@ -44,6 +42,7 @@ from dmf_np import rbm
 from dmf_np.data.synthetic import two_modality_classes
 from dmf_np.fusion import SCHEMES, Architecture, forward, init_params
 from dmf_np.optim import SGD
+from dmf_np.plots import MODEL_STYLE, show_and_save
 from dmf_np.pretrain import CDConfig, join_shared_weights, pretrain_fusion, rbm_schedule, split_rbm_weights
 from dmf_np.train import error_rate, fit_classifier
 
@@ -184,31 +183,27 @@ print(f"mean loss reduction from pretraining: first epoch {early:+.4f}, last epo
          else "the gain is mostly a head start that fine-tuning catches up with" if late < 0.5 * early
          else "the gain lasts through fine-tuning"))
 
-# %%
-import matplotlib
+# %% [markdown]
+# The curves: each scheme in its colour of `dmf_np.plots.MODEL_STYLE` (DMF red, IMF blue, EMF grey,
+# as in every figure of the project); solid lines with dots start from pretrained weights, dotted
+# lines with crosses from random ones.
 
-if "MPLBACKEND" not in os.environ and "ipykernel" not in sys.modules:
-    matplotlib.use("Agg")  # a script: draw into files, never open a window
+# %%
 import matplotlib.pyplot as plt
 
-from dmf_np.io import atomic_write_bytes
-
 fig, ax = plt.subplots(figsize=(6.2, 4.0))
-colors = {"emf": "#e6b800", "imf": "#2ca02c", "dmf": "#1f77b4"}
 for (scheme, start), (curve, _) in results.items():
-    ax.plot(np.arange(1, len(curve) + 1), curve, "-" if start == "pretrained" else "--", color=colors[scheme],
-            label=f"{scheme.upper()}, {start}")
+    pretrained = start == "pretrained"
+    ax.plot(np.arange(1, len(curve) + 1), curve, ls="-" if pretrained else ":", marker="o" if pretrained else "x",
+            ms=3.5, color=MODEL_STYLE[scheme]["color"], label=f"{MODEL_STYLE[scheme]['label']}, {start}")
 ax.set_xlabel("fine-tuning epoch")
-ax.set_ylabel("training loss (cross-entropy)")
+ax.set_ylabel(r"training loss $\varepsilon$ (cross-entropy)")
 ax.set_yscale("log")
 ax.set_title("Fine-tuning from RBM-pretrained vs random weights", fontsize=10)
 ax.grid(True, alpha=0.3)
 ax.legend(fontsize=8, ncol=2)
 fig.tight_layout()
-buf = _io.BytesIO()
-fig.savefig(buf, format="png", dpi=120)
-path = atomic_write_bytes(FIGURES / "tutorial_05_pretraining.png", buf.getvalue())
-plt.close(fig)
+path = show_and_save(fig, "tutorial_05_pretraining.png")   # shown in a notebook; saved to dmf_np.plots.figures_dir()
 print("figure written to", path)
 
 # %% [markdown]
