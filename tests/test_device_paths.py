@@ -21,6 +21,7 @@ from dmf_np.optim import SGD
 from dmf_np.train import error_rate, fit_classifier, mean_loss
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # whole pipelines on the device backends: `pytest -m "not slow"` skips them
 
 
 def _is_device(a):
