@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dmf_np import backend
 from dmf_np.data.synthetic import two_modality_classes
