@@ -63,6 +63,7 @@ def test_query_split_is_seeded_disjoint_and_complete():
     assert (q == q2).all() and not (q == q3).all()
 
 
+@pytest.mark.slow
 def test_table2_pipeline_on_fake_full_size_data(tmp_path, monkeypatch):
     """The whole protocol end to end on random data of Wiki's shape: files, resume, JSON layout."""
     from dmf_np.experiments import wiki as W
