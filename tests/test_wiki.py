@@ -145,6 +145,7 @@ def test_paired_items_for_a_network_encode_both_modalities():
         W.ranking_map(joint, joint, d.labels, d.labels, "manhattan", None)
 
 
+@pytest.mark.slow
 def test_paired_exploring_run_on_fake_data(tmp_path):
     """items='paired' with every reading explored: own choice per reading, JSON shape, resume, errors."""
     from dmf_np.experiments import wiki as W
