@@ -188,6 +188,7 @@ def test_paired_exploring_run_on_fake_data(tmp_path):
         W.criterion_view(m1, "single", "cosine-raw")
 
 
+@pytest.mark.slow
 def test_unimodal_reference_script_on_fake_data(tmp_path, monkeypatch, capsys, script):
     """scripts/wiki_unimodal.py: within-modality mAP and classifier accuracy, per split."""
     script = script("wiki_unimodal")
