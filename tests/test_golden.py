@@ -5,7 +5,10 @@ BLAS kernels and thread count: docs/reproducibility.md); this test only checks t
 process agree to the bit, which is what makes the comparison meaningful.
 """
 
+import pytest
 
+
+@pytest.mark.slow
 def test_golden_run_is_deterministic(script, tmp_path):
     golden = script("golden_run")
     first, parts = golden.run_hash(tmp_path / "a")
