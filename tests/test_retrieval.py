@@ -67,6 +67,7 @@ def test_bad_shapes():
         distance_matrix(np.zeros((2, 3)), np.zeros((2, 3)), "manhattan")
 
 
+@pytest.mark.slow
 def test_mnist_halves_pipeline_on_fake_digits(tmp_path):
     """The MNIST-halves experiment end to end on generated IDX files: metrics and the figure."""
     import json
