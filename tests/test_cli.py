@@ -22,6 +22,7 @@ def test_unknown_backend_is_a_clean_error(capsys):
     assert "unknown backend 'jax'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_info_and_module_entry_point():
     out = subprocess.run([sys.executable, "-m", "dmf_np", "info"], capture_output=True, text=True, check=True)
     assert "backend numpy: available" in out.stdout
