@@ -28,6 +28,7 @@ def finished(tmp_path_factory):
     return out, metrics
 
 
+@pytest.mark.slow
 def test_pipeline_writes_config_metrics_and_figures(finished, tmp_path):
     out, metrics = finished
     config = json.loads((out / "config.json").read_text())
@@ -53,6 +54,7 @@ def test_pipeline_writes_config_metrics_and_figures(finished, tmp_path):
     assert metrics["readings"]["region_test"]["curves"] is None
 
 
+@pytest.mark.slow
 def test_paired_differences_are_per_seed_and_the_script_reads_a_run(finished, capsys, script):
     out, metrics = finished
     diffs = E.paired_differences(metrics, "pixels_traintest", "dmf", "imf")
@@ -70,6 +72,7 @@ def test_paired_differences_are_per_seed_and_the_script_reads_a_run(finished, ca
     assert saved["test_error_per_seed"]["left+right"]["dmf"]["0"] == table["left+right"]["dmf"]["0"]["values"]
 
 
+@pytest.mark.slow
 def test_pretraining_and_learning_happen(finished, tmp_path):
     out, metrics = finished
     assert (out / "units" / "clean" / "dmf" / "seed3" / "pretrained.npz").is_file()
@@ -82,12 +85,14 @@ def test_pretraining_and_learning_happen(finished, tmp_path):
         assert m["readings"]["pixels_traintest"]["table"]["left+right"][model]["0"]["mean"] < 40
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics(finished, tmp_path):
     _, metrics = finished
     again = E.run_experiment(fake_digits(), tmp_path / "again", tiny_opts(), log=quiet)
     assert again["readings"] == metrics["readings"] and again["tuning"] == metrics["tuning"]
 
 
+@pytest.mark.slow
 def test_resume_after_interrupt_equals_uninterrupted(finished, tmp_path, monkeypatch):
     _, metrics = finished
     calls = {"n": 0}
@@ -108,6 +113,7 @@ def test_resume_after_interrupt_equals_uninterrupted(finished, tmp_path, monkeyp
     assert resumed["readings"] == metrics["readings"]
 
 
+@pytest.mark.slow
 def test_report_only_on_partial_run_marks_missing(tmp_path):
     opts = tiny_opts(levels=(0, 50))
     rd = RunDir(tmp_path / "p")
@@ -122,12 +128,14 @@ def test_report_only_on_partial_run_marks_missing(tmp_path):
     assert "not run (4.60)" in text
 
 
+@pytest.mark.slow
 def test_other_protocol_refuses_the_run_directory(finished):
     out, _ = finished
     with pytest.raises(ConfigMismatch, match="different protocol"):
         E.run_experiment(fake_digits(), out, tiny_opts(finetune_epochs=3), log=quiet)
 
 
+@pytest.mark.slow
 def test_cli_end_to_end_with_idx_files(tmp_path, capsys):
     from tests.test_mnist_data import write_idx
 

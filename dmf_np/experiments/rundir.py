@@ -88,7 +88,8 @@ def blas_threads(env: dict) -> tuple | None:
 
 
 def _counts(threads: tuple) -> str:
-    return "/".join(str(t) for t in threads)
+    """'2' for one count (over every BLAS library loaded), '2/1' where the libraries differ."""
+    return str(threads[0]) if len(set(threads)) == 1 else "/".join(str(t) for t in threads)
 
 
 def check_blas_threads(config: dict, now: dict) -> str | None:
