@@ -189,10 +189,11 @@ def describe() -> str:
     else:
         lines.append(f"backend cupy: unavailable ({why})")
     lines.append(env_backend_line())
-    for mod in ("matplotlib", "tqdm", "scipy", "torch"):
-        try:
-            m = __import__(mod)
-            lines.append(f"{mod} {getattr(m, '__version__', '?')}")
-        except Exception:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    for mod in ("matplotlib", "tqdm", "scipy", "threadpoolctl", "torch"):
+        try:  # the installed version, without importing the package (torch takes seconds to import)
+            lines.append(f"{mod} {version(mod)}")
+        except PackageNotFoundError:
             lines.append(f"{mod}: not installed")
     return "\n".join(lines)
