@@ -1,0 +1,144 @@
+"""dmf_np.experiments.study: issue 13's pretraining variants, layer statistics and path statistics."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dmf_np.data.synthetic import fake_digits
+from dmf_np.experiments import mnist as E
+from dmf_np.experiments import study as S
+from dmf_np.fusion import forward, init_params
+from dmf_np.learning_paths import loss_and_learning_paths
+from dmf_np.pretrain import CDConfig, pretrain_fusion, rbm_schedule
+
+PRESET = E.PRESETS["tiny"]       # halves [392, 32, 16], shared [32, 16, 8]
+CONFIG = CDConfig(epochs=1, batch_size=100, lr=0.1, momentum=0.9, weight_decay=2e-4, k=1)
+
+
+@pytest.fixture(scope="module")
+def train():
+    data = E.MnistHalves(fake_digits(), PRESET, np)
+    return data.split("train", "pixels", 0, 0)
+
+
+def _init(model, seed=0):
+    arch = PRESET.architecture(model)
+    return arch, init_params(arch, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("model", ["emf", "imf", "dmf"])
+def test_layerwise_with_one_config_is_pretrain_fusion_bit_for_bit(train, model):
+    arch, p_ref = _init(model)
+    _, p_new = _init(model)
+    pretrain_fusion(p_ref, arch, train.xs(), CONFIG, seed=7, log=None, show_progress=False)
+    S.layerwise_pretraining(p_new, arch, train.xs(), lambda job, n: CONFIG, seed=7)
+    for key in p_ref:
+        assert np.array_equal(p_ref[key], p_new[key]), key
+
+
+def test_variant_b_drops_the_chain_from_the_shared_rbms(train):
+    arch, a = _init("dmf")
+    _, b = _init("dmf")
+    S.pretrain_variant("A", a, arch, train.xs(), CONFIG, seed=7)
+    hist = S.pretrain_variant("B", b, arch, train.xs(), CONFIG, seed=7)
+    for l in range(1, arch.L):
+        assert not b[arch.W_sh(l)].any(), f"W^s_{l} must start at 0 in variant B"
+        assert a[arch.W_sh(l)].any()
+    assert all("'s'" not in str(v) for v in hist["s_2"]["visible"]), hist["s_2"]["visible"]
+    assert len(hist["s_2"]["visible"]) == arch.M
+    # below the first chained RBM nothing changes: the modality RBMs of level 2 and s_1 are A's
+    for key in (arch.W_mod(0, 1), arch.W_fuse(0, 1), arch.b_sh(1)):
+        assert np.array_equal(a[key], b[key]), key
+    # above it they differ
+    assert not np.array_equal(a[arch.W_fuse(0, 2)], b[arch.W_fuse(0, 2)])
+
+
+def test_variant_c_scales_rates_by_visible_units_and_trains_10_epochs(train):
+    arch, p = _init("dmf")
+    hist = S.pretrain_variant("C", p, arch, train.xs(), CONFIG, seed=7)
+    sizes = {"s_1": 392 * 2, "h^x_2": 392, "h^y_2": 392, "s_2": 32 + 32 + 32, "h^x_3": 32, "s_3": 16 + 16 + 16}
+    for name, n_visible in sizes.items():
+        assert hist[name]["cd_lr"] == pytest.approx(0.1 * 392 / n_visible), name
+        assert hist[name]["lr"][0] == pytest.approx(hist[name]["cd_lr"])
+        assert hist[name]["cd_epochs"] == 10 and len(hist[name]["recon_error"]) == 10, name
+    assert [j.name for j in rbm_schedule(arch)] == list(hist)
+
+
+@pytest.mark.parametrize("lower", ["keep", "zero"])
+def test_variant_b_prime_starts_as_exactly_the_pretrained_imf(train, lower):
+    imf_arch, imf = _init("imf", seed=1)
+    pretrain_fusion(imf, imf_arch, train.xs(), CONFIG, seed=7, log=None, show_progress=False)
+    arch, dmf_random = _init("dmf", seed=2)
+    dmf = S.dmf_from_imf(imf, dmf_random, arch, lower=lower)
+    xs = train.xs()
+    fw_imf, fw_dmf = forward(imf, xs, imf_arch), forward(dmf, xs, arch)
+    assert np.array_equal(fw_imf.logits, fw_dmf.logits)          # exactly, not approximately
+    assert np.array_equal(fw_imf.top, fw_dmf.top)
+    assert not dmf[arch.W_sh(arch.L - 1)].any()
+    lower_key = arch.W_fuse(0, 1)
+    if lower == "keep":
+        assert np.array_equal(dmf[lower_key], dmf_random[lower_key]) and dmf[lower_key].any()
+    else:
+        assert not dmf[lower_key].any() and not dmf[arch.W_sh(1)].any()
+    # through pretrain_variant, in place
+    _, p = _init("dmf", seed=2)
+    assert S.pretrain_variant("B'", p, arch, xs, CONFIG, imf_params=imf) == {}
+    assert np.array_equal(forward(p, xs, arch).logits, fw_imf.logits)
+
+
+def test_variants_refuse_bad_requests(train):
+    arch, p = _init("dmf")
+    imf_arch, imf = _init("imf")
+    with pytest.raises(ValueError, match="variant must be one of"):
+        S.pretrain_variant("D", p, arch, train.xs(), CONFIG)
+    with pytest.raises(ValueError, match="pass imf_params"):
+        S.pretrain_variant("B'", p, arch, train.xs(), CONFIG)
+    with pytest.raises(ValueError, match="DMF variant"):
+        S.pretrain_variant("B", imf, imf_arch, train.xs(), CONFIG)
+    with pytest.raises(ValueError, match="scheme 'imf'"):
+        S.dmf_from_imf(imf, imf, imf_arch)
+    with pytest.raises(ValueError, match="lower must be"):
+        S.dmf_from_imf(imf, p, arch, lower="random")
+    _, other = _init("dmf")
+    wide = dict(imf, **{imf_arch.W_mod(0, 1): np.zeros((5, 392), np.float32)})
+    with pytest.raises(ValueError, match="shape"):
+        S.dmf_from_imf(wide, other, arch)
+
+
+def test_layer_statistics_match_their_definitions(train):
+    arch, p = _init("dmf")
+    xs = [x[:50] for x in train.xs()]
+    stats = S.layer_statistics(p, xs, arch)
+    assert set(stats) == {"h^x_2", "h^y_2", "h^x_3", "h^y_3", "s_1", "s_2", "s_3"}
+    fw = forward(p, xs, arch)
+    # recompute s_2 by hand: M = sum of its three inputs + bias, f' = f (1 - f)
+    M = (fw.h[(0, 2)] @ p[arch.W_fuse(0, 2)].T + fw.h[(1, 2)] @ p[arch.W_fuse(1, 2)].T
+         + fw.s[1] @ p[arch.W_sh(1)].T + p[arch.b_sh(2)]).astype(np.float64)
+    s2 = fw.s[2].astype(np.float64)
+    assert stats["s_2"]["pre_std"] == pytest.approx(M.std(), rel=1e-5)
+    assert stats["s_2"]["saturated"] == pytest.approx(np.mean(np.abs(M) > 4))
+    assert stats["s_2"]["mean_fprime"] == pytest.approx(np.mean(s2 * (1 - s2)), rel=1e-4)
+    # a saturated layer is seen as one: push s_3's bias far out
+    p[arch.b_sh(3)][...] = 50.0
+    hot = S.layer_statistics(p, xs, arch)["s_3"]
+    assert hot["saturated"] == 1.0 and hot["mean_fprime"] < 1e-15
+
+
+def test_path_statistics(train):
+    xs = [x[:64] for x in train.xs()]
+    labels = train.labels[:64]
+    arch, dmf = _init("dmf")
+    imf_arch, imf = _init("imf")
+    d = S.path_statistics(dmf, xs, labels, arch)
+    i = S.path_statistics(imf, xs, labels, imf_arch)
+    loss, lp = loss_and_learning_paths(dmf, xs, labels, arch)
+    assert d["loss"] == pytest.approx(float(loss))
+    assert d["layers"]["h^x_2"]["shared"] == pytest.approx(float(np.linalg.norm(lp.dh[(0, 2)]["shared"])), rel=1e-6)
+    assert d["layers"]["h^x_2"]["shared"] > 0 and -1 <= d["layers"]["h^x_2"]["cosine"] <= 1
+    # IMF: below the top, error reaches a modality layer through the modality path only
+    assert i["layers"]["h^x_2"]["shared"] == 0 and i["layers"]["h^x_2"]["modality"] > 0
+    assert "cut" not in i
+    # DMF with the cross-modal paths cut: IMF's single path at h^x_2; the classifier is unaffected
+    assert d["cut"]["layers"]["h^x_2"]["shared"] == 0
+    assert d["cut"]["cosine_to_full"]["W^out"] == pytest.approx(1.0)
+    assert d["shares"]["W^out"] == {"modality": 0.0, "shared": 1.0}
