@@ -370,8 +370,10 @@ ax1.set_ylabel("relative error of CD-k vs exact gradient")
 ax1.set_title("CD-k approaches the exact gradient", fontsize=10)
 ax1.grid(True, which="both", alpha=0.3)
 ax1.legend(fontsize=9)
+# red is DMF's colour in every figure of the project (dmf_np.plots.MODEL_STYLE), so none of these is red
+method_colours = {"exact": "black", "CD-1": "#ff7f0e", "CD-10": "#2ca02c", "PCD-1": "#9467bd"}
 for m, c in curves.items():
-    ax2.plot(range(len(c)), c, label=m)
+    ax2.plot(range(len(c)), c, color=method_colours[m], label=m)
 ax2.axhline(-entropy_bound, color="black", lw=0.8, ls=":", label="empirical distribution")
 ax2.set_xlabel("epoch")
 ax2.set_ylabel("exact mean log-likelihood (nats)")
