@@ -104,10 +104,27 @@ def test_gpu_tutorial_explains_a_skip(fast_run):
         assert "tolerance" in result.stdout    # the parity check ran
 
 
-def test_tutorials_open_as_notebooks():
-    """The percent-format scripts convert to notebooks (jupytext is optional: skipped without it)."""
+@pytest.mark.slow
+@pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
+def test_tutorials_open_as_notebooks(path, tmp_path):
+    """The percent-format script converts to a notebook that runs under a Jupyter kernel in fast mode,
+    from the repository root, with no error cell; a figure shown with show_and_save is in the cell's
+    output. Needs the tutorials extra (pip install -e .[tutorials]); skipped without it."""
     jupytext = pytest.importorskip("jupytext")
-    for path in TUTORIALS:
-        nb = jupytext.read(path)
-        kinds = {cell.cell_type for cell in nb.cells}
-        assert kinds == {"markdown", "code"}, f"{path.name}: cells {kinds}"
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    nb = jupytext.read(path)
+    kinds = {cell.cell_type for cell in nb.cells}
+    assert kinds == {"markdown", "code"}, f"{path.name}: cells {kinds}"
+    env = dict(os.environ, DMF_TUTORIAL_FAST="1", DMF_FIGURES_DIR=str(tmp_path))
+    for name in ("DMF_BACKEND", "MPLBACKEND", "DMF_EXERCISE_SOLUTIONS"):
+        env.pop(name, None)  # the kernel draws inline; tutorials choose their backend themselves
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": str(ROOT)}})
+    client.execute(env=env)  # raises CellExecutionError, with the cell and traceback, on an error
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    stderr = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stderr")
+    assert "Traceback" not in stderr and "Error" not in stderr, stderr[-3000:]
+    if "show_and_save(" in path.read_text():
+        assert any("image/png" in o.get("data", {}) for o in outputs), f"{path.name}: no figure shown"

@@ -1,6 +1,6 @@
 """Lays out the documentation site's Sphinx sources in a build directory (see docs/site.md).
 
-    python docs/sphinx/stage.py build/site_src
+    python docs/sphinx/stage.py build/site_src --notebooks build/site_nb
 
 The repository's files stay where they are and as they are; this script copies them into the
 layout Sphinx needs and rewrites only the copies:
@@ -8,7 +8,7 @@ layout Sphinx needs and rewrites only the copies:
     index.md             README.md (the site's home page), plus the navigation (a hidden toctree)
     equations.md         EQUATIONS.md, each `dmf_np.module.function` made a link to its docstring
     docs/<name>.md       every docs/*.md
-    tutorials/           index.md here; run_tutorials.py adds the executed notebooks (NN_name.ipynb)
+    tutorials/           the tutorials as executed by run_tutorials.py (NN_name.ipynb), and an index
     solutions/           one highlighted code page per tutorials/solutions/tutorial_NN.py
     api/                 one page per module of dmf_np (autodoc), found by walking the package
     figures/...          the images that the pages above show
@@ -20,6 +20,7 @@ download of that file; a link to something that is not there is kept as plain te
 """
 from __future__ import annotations
 
+import argparse
 import os
 import posixpath
 import re
@@ -108,6 +109,7 @@ class Stager:
     def __init__(self, out: Path):
         self.out = out
         self.images: set[str] = set()
+        self.titles: dict[str, str] = {}
         self.warnings: list[str] = []
 
     def rewrite_links(self, text: str, repo_doc: str, staged_doc: str) -> str:
@@ -196,19 +198,45 @@ class Stager:
         text = self.link_api(self.rewrite_links(text, repo_doc, staged_doc))
         self.write(staged_doc, text + extra)
 
-    def stage(self) -> None:
+    def stage(self, notebooks: Path) -> None:
         docs = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
         nav = NAV.format(docs="\n".join(f"docs/{Path(d).stem}" for d in docs))
         self.markdown("README.md", "index.md", extra=nav)
         self.markdown("EQUATIONS.md", "equations.md")
         for name in docs:
             self.markdown(f"docs/{name}", f"docs/{name}")
-        self.markdown("tutorials/README.md", "tutorials/index.md", extra=TUTORIALS_NAV)
+        self.stage_notebooks(notebooks)
+        items = "\n".join(f"* [{self.titles[t.stem]}]({t.stem}.ipynb)" for t in tutorials())
+        self.markdown("tutorials/README.md", "tutorials/index.md", extra=TUTORIALS_LIST.format(items=items))
         self.stage_solutions()
         self.stage_api()
         for repo_path in sorted(self.images):
             (self.out / repo_path).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / repo_path, self.out / repo_path)
+
+    def stage_notebooks(self, notebooks: Path) -> None:
+        """The executed tutorials, their markdown cells' links pointed at the site's pages."""
+        import nbformat
+
+        for path in tutorials():
+            executed = notebooks / f"{path.stem}.ipynb"
+            if not executed.is_file():
+                raise FileNotFoundError(f"{executed}: tutorial {path.name} has not been executed "
+                                        f"(docs/sphinx/run_tutorials.py)")
+            nb = nbformat.read(executed, as_version=4)
+            repo_doc, staged_doc = f"tutorials/{path.name}", f"tutorials/{path.stem}.ipynb"
+            for cell in nb.cells:
+                if cell.cell_type == "markdown":
+                    cell.source = self.link_api(self.rewrite_links(cell.source, repo_doc, staged_doc))
+            heading = next((line for c in nb.cells if c.cell_type == "markdown"
+                            for line in c.source.splitlines() if line.startswith("# ")), f"# {path.stem}")
+            self.titles[path.stem] = heading[2:].strip()
+            solution = ROOT / "tutorials" / "solutions" / f"tutorial_{path.name[:2]}.py"
+            if solution.is_file():  # a pointer, not the answers: the reader chooses to look
+                page = f"../solutions/{solution.stem}.md"
+                nb.cells.append(nbformat.v4.new_markdown_cell(SOLUTIONS_CELL.format(page=page)))
+            (self.out / "tutorials").mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, self.out / staged_doc)
 
     def stage_solutions(self) -> None:
         items = []
@@ -256,17 +284,22 @@ api/index
 ```
 """
 
-TUTORIALS_NAV = """
+TUTORIALS_LIST = """
 
-```{toctree}
-:glob:
-:maxdepth: 1
+## On this site
 
-[0-9][0-9]_*
-```
+Each tutorial below was executed when the site was built: the numbers and figures on its page are
+the ones it printed and drew.
+
+{items}
 
 The exercises' solutions are on their own pages, for when you have tried: [Solutions](../solutions/index.md).
 """
+
+SOLUTIONS_CELL = """## Solutions
+
+The solutions to this tutorial's exercises are on [their own page]({page}), for when you have tried
+(or want to compare)."""
 
 SOLUTION_PAGE = """# {title}
 
@@ -317,15 +350,17 @@ its function here.
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print(__doc__.split("\n\n")[1], file=sys.stderr)
-        return 2
-    out = Path(argv[0]).resolve()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path, help="the folder to lay the sources out in (emptied first)")
+    parser.add_argument("--notebooks", type=Path, required=True,
+                        help="the executed tutorials (NN_name.ipynb), from run_tutorials.py")
+    args = parser.parse_args(argv)
+    out = args.out.resolve()
     if out.exists():
         shutil.rmtree(out)  # a fresh layout: nothing left over from a tutorial or page since removed
     out.mkdir(parents=True)
     stager = Stager(out)
-    stager.stage()
+    stager.stage(args.notebooks)
     for warning in stager.warnings:
         print("stage:", warning, file=sys.stderr)
     print(f"staged the site's sources in {out} ({len(modules())} API modules, {len(tutorials())} "

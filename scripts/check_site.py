@@ -1,0 +1,310 @@
+"""Checks the built documentation site (scripts/build_site.sh; docs/site.md says what is checked).
+
+    python scripts/check_site.py --html-only [--site site]      # CI: parses the HTML, no browser
+    python scripts/check_site.py [--site site] [--shots DIR]    # also in headless Chromium
+
+From the HTML alone, on every page: each <img> points at a file of the site that is not empty (or
+at a non-empty data: URI), and each script and stylesheet is served from the site itself (no
+CDN, so it works offline). On each tutorial page (one per tutorials/NN_*.py, none missing): no
+output cell shows an error, a traceback or a warning; no raw $...$ math is left in the text outside
+code; a tutorial that draws a figure shows at least one. On the equations page: every
+`dmf_np.module.function` is a link to its docstring.
+
+In the browser (Debian's chromium, driven by playwright, serving the site on 127.0.0.1 only and
+refusing every other address): on each tutorial page every image has loaded (naturalWidth > 0),
+MathJax has rendered the math (mjx-container elements, no $ or \\( delimiters left in the text),
+no error cells, no failed request and no console error. Screenshots of tutorial 4's page are saved
+(the whole page in pieces, and each figure) to --shots, which is printed.
+
+Exit status 0 when every check passes; otherwise each failure is printed and the status is 1.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import html.parser
+import http.server
+import re
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+TUTORIAL_GLOB = "[0-9][0-9]_*.py"
+DRAWS_A_FIGURE = re.compile(r"show_and_save\(|\.savefig\(")
+ERROR_CLASSES = {"traceback", "stderr"}  # myst-nb's classes for error outputs and the stderr stream
+SKIP_TEXT_IN = {"pre", "code", "script", "style", "math", "mjx-container", "textarea"}
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class Page(html.parser.HTMLParser):
+    """What the checks need from one page: images, scripts, stylesheets, output cells, loose text."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.images, self.scripts, self.styles = [], [], []
+        self.error_outputs: list[str] = []   # text of output cells marked traceback/stderr
+        self.outputs: list[str] = []         # text of every output cell
+        self.loose_text: list[str] = []      # prose text, outside code, pre and math
+        self.code_literals: list[tuple[str, bool]] = []  # (text of <code>, inside a link?)
+        self.math = 0
+        self._stack: list[tuple[str, set[str]]] = []
+        self._output_depth = None
+        self._error_output = False
+        self._code_text = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        classes = set((a.get("class") or "").split())
+        if tag == "img":
+            self.images.append(a.get("src") or "")
+        elif tag == "script" and a.get("src"):
+            self.scripts.append(a["src"])
+        elif tag == "link" and "stylesheet" in (a.get("rel") or ""):
+            self.styles.append(a.get("href") or "")
+        if tag in VOID:
+            return
+        if "math" in classes:
+            self.math += 1
+        if tag == "code":
+            self._code_text = []
+        if self._output_depth is None and "output" in classes:
+            self._output_depth = len(self._stack)
+            self._error_output = bool(classes & ERROR_CLASSES)
+            self.outputs.append("")
+        self._stack.append((tag, classes))
+
+    def handle_endtag(self, tag):
+        if tag in VOID or not self._stack:
+            return
+        # pop to the matching tag (HTML in the wild is not always well nested)
+        for i in range(len(self._stack) - 1, -1, -1):
+            if self._stack[i][0] == tag:
+                del self._stack[i:]
+                break
+        if tag == "code" and self._code_text is not None:
+            linked = any(t == "a" for t, _ in self._stack)
+            self.code_literals.append(("".join(self._code_text), linked))
+            self._code_text = None
+        if self._output_depth is not None and len(self._stack) <= self._output_depth:
+            if self._error_output:
+                self.error_outputs.append(self.outputs[-1])
+            self._output_depth, self._error_output = None, False
+
+    def handle_data(self, data):
+        if self._code_text is not None:
+            self._code_text.append(data)
+        if self._output_depth is not None:
+            self.outputs[-1] += data
+            return
+        skip = any(t in SKIP_TEXT_IN or "math" in c or "highlight" in c for t, c in self._stack)
+        if not skip and data.strip():
+            self.loose_text.append(data)
+
+
+def parse(path: Path) -> Page:
+    page = Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    page.close()
+    return page
+
+
+def local_target(page_path: Path, url: str) -> Path | None:
+    """The file of the site a relative URL points at (None for an absolute URL)."""
+    parsed = urlparse(url)
+    if parsed.scheme or parsed.netloc:
+        return None
+    return (page_path.parent / unquote(parsed.path)).resolve()
+
+
+def tutorial_pages(site: Path) -> list[tuple[Path, Path]]:
+    return [(t, site / "tutorials" / f"{t.stem}.html") for t in sorted((ROOT / "tutorials").glob(TUTORIAL_GLOB))]
+
+
+def check_html(site: Path) -> list[str]:
+    failures = []
+    pages = sorted(site.rglob("*.html"))
+    if not (site / "index.html").is_file():
+        return [f"{site}/index.html: missing (is the site built? scripts/build_site.sh --fast)"]
+    for path in pages:
+        rel = path.relative_to(site)
+        page = parse(path)
+        for src in page.images:
+            if src.startswith("data:"):
+                if len(src.split(",", 1)[-1]) < 16:
+                    failures.append(f"{rel}: an image with an empty data: URI")
+                continue
+            target = local_target(path, src)
+            if target is None:
+                failures.append(f"{rel}: image {src} is not served from the site")
+            elif not target.is_file() or target.stat().st_size == 0:
+                failures.append(f"{rel}: image {src} is missing or empty")
+        for url in page.scripts + page.styles:
+            target = local_target(path, url)
+            if target is None:
+                failures.append(f"{rel}: {url} would be fetched from the network (the site must work offline)")
+            elif not target.is_file():
+                failures.append(f"{rel}: {url} is not in the site")
+    for source, path in tutorial_pages(site):
+        if not path.is_file():
+            failures.append(f"tutorials/{source.name}: no page {path.relative_to(site)}")
+            continue
+        failures += check_tutorial_html(source, path, parse(path))
+    failures += check_equation_links(site)
+    return failures
+
+
+def check_tutorial_html(source: Path, path: Path, page: Page) -> list[str]:
+    rel, failures = f"tutorials/{path.name}", []
+    for text in page.error_outputs:
+        failures.append(f"{rel}: an output cell shows an error or stderr: {text.strip()[:300]!r}")
+    for text in page.outputs:
+        if "Traceback (most recent call last)" in text or re.search(r"^\w*Error: ", text, re.M):
+            failures.append(f"{rel}: an output cell shows a traceback: {text.strip()[-300:]!r}")
+    loose = " ".join(page.loose_text)
+    for m in re.finditer(r"\$[^$]{1,80}\$?", loose):
+        failures.append(f"{rel}: raw math left in the text: {m.group(0)!r}")
+    if "$" in source.read_text() and page.math == 0:
+        failures.append(f"{rel}: the tutorial has $...$ math but the page has no math elements")
+    if DRAWS_A_FIGURE.search(source.read_text()) and not page.images:
+        failures.append(f"{rel}: {source.name} draws a figure but its page shows none "
+                        f"(a figure shows on the page when the tutorial calls dmf_np.plots.show_and_save)")
+    return failures
+
+
+def check_equation_links(site: Path) -> list[str]:
+    path = site / "equations.html"
+    if not path.is_file():
+        return ["equations.html: missing"]
+    names = [(text, linked) for text, linked in parse(path).code_literals if text.startswith("dmf_np.")]
+    if not names:
+        return ["equations.html: no dmf_np.* functions found"]
+    return [f"equations.html: {text} is not a link to its docstring" for text, linked in names if not linked]
+
+
+# --- in the browser -------------------------------------------------------------------------------
+
+PAGE_REPORT = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  await document.fonts.ready;
+  const article = document.querySelector('article') || document.body;
+  const images = [...document.images].map(img => ({src: img.getAttribute('src'), ok: img.complete && img.naturalWidth > 0,
+                                                    width: img.naturalWidth}));
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  const loose = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (el.closest('pre, code, script, style, mjx-container, .highlight, .cell_output')) continue;
+    if (/\\$|\\\\\\(|\\\\\\[/.test(node.textContent)) loose.push(node.textContent.trim().slice(0, 120));
+  }
+  const errors = [...document.querySelectorAll('.output.traceback, .output.stderr')].map(e => e.innerText.slice(0, 300));
+  const tracebacks = [...document.querySelectorAll('.cell_output')].map(e => e.innerText)
+      .filter(t => t.includes('Traceback (most recent call last)'));
+  return {images, loose, errors, tracebacks, math: document.querySelectorAll('mjx-container').length,
+          mathSource: document.querySelectorAll('span.math, div.math').length, height: document.body.scrollHeight};
+}"""
+
+
+def serve(site: Path):
+    handler = functools.partial(Quiet, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def check_browser(site: Path, shots: Path, chromium: str) -> list[str]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return ["the browser check needs playwright (pip install playwright) and Debian's chromium "
+                "(apt-get install chromium); --html-only needs neither"]
+    shots.mkdir(parents=True, exist_ok=True)
+    server = serve(site)
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    failures = []
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"]
+    try:
+        with sync_playwright() as p:
+            # launch_persistent_context: a fresh, empty profile (--user-data-dir) in the shots folder
+            context = p.chromium.launch_persistent_context(
+                str(shots / "profile"), executable_path=chromium, args=args, headless=True,
+                viewport={"width": 1280, "height": 1000})
+            page = context.new_page()
+            problems: list[str] = []
+            page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} ({r.failure})"))
+
+            def only_local(route):
+                if route.request.url.startswith(base):
+                    route.continue_()
+                else:
+                    problems.append(f"request to the network refused: {route.request.url}")
+                    route.abort()
+
+            context.route("**/*", only_local)
+            for source, path in tutorial_pages(site):
+                rel = f"tutorials/{path.name}"
+                problems.clear()
+                page.goto(base + rel, wait_until="networkidle")
+                report = page.evaluate(PAGE_REPORT)
+                bad = [i["src"] for i in report["images"] if not i["ok"]]
+                failures += [f"{rel}: image did not load: {src}" for src in bad]
+                if report["mathSource"] and not report["math"]:
+                    failures.append(f"{rel}: MathJax rendered nothing ({report['mathSource']} math elements)")
+                failures += [f"{rel}: math left unrendered: {t!r}" for t in report["loose"]]
+                failures += [f"{rel}: error cell: {t!r}" for t in report["errors"] + report["tracebacks"]]
+                failures += [f"{rel}: {t}" for t in problems]
+                print(f"  {rel}: {len(report['images'])} images ({len(report['images']) - len(bad)} loaded, widths "
+                      f"{[i['width'] for i in report['images']]}), {report['math']} formulas rendered by MathJax, "
+                      f"{len(report['errors']) + len(report['tracebacks'])} error cells, page {report['height']} px high")
+                if path.name.startswith("04_"):
+                    save_screenshots(page, report["height"], shots)
+            context.close()
+    finally:
+        server.shutdown()
+    return failures
+
+
+def save_screenshots(page, height: int, shots: Path, piece: int = 2000) -> None:
+    """Tutorial 4's page: the whole page in pieces of ``piece`` pixels, and each figure alone."""
+    for i, top in enumerate(range(0, height, piece)):
+        page.screenshot(path=str(shots / f"04_page_{i:02d}.png"), full_page=True,
+                        clip={"x": 0, "y": top, "width": 1280, "height": min(piece, height - top)})
+    for i, img in enumerate(page.locator("article img").all()):
+        img.scroll_into_view_if_needed()
+        img.screenshot(path=str(shots / f"04_figure_{i}.png"))
+    for i, math in enumerate(page.locator("mjx-container[display='true']").all()[:3]):
+        math.screenshot(path=str(shots / f"04_display_math_{i}.png"))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--site", type=Path, default=ROOT / "site")
+    parser.add_argument("--html-only", action="store_true", help="no browser (what CI runs)")
+    parser.add_argument("--shots", type=Path, default=Path("/tmp/dmf_np-site-shots"))
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    args = parser.parse_args(argv)
+    site = args.site.resolve()
+    failures = check_html(site)
+    n = len(tutorial_pages(site))
+    print(f"HTML checks of {site}: {len(failures)} failures ({n} tutorial pages)")
+    if not args.html_only:
+        print(f"browser checks (chromium at {args.chromium}):")
+        browser = check_browser(site, args.shots, args.chromium)
+        failures += browser
+        print(f"browser checks: {len(browser)} failures; screenshots of tutorial 4 in {args.shots}")
+    for failure in failures:
+        print("FAIL", failure)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
