@@ -43,23 +43,29 @@
 #
 # | paper | what it is | code | shape |
 # |---|---|---|---|
-# | $h^x_l$ | layer $l$ of modality $x$ ($h^x_1$ is the input) | `fw.h[(0, l)]` | $(N, n^x_l)$ |
+# | $h^x_l$ | layer $l$ of modality $x$ ($h^x_1$: the input) | `fw.h[(0, l)]` | $(N, n^x_l)$ |
 # | $s_l$ | the shared layer of unit $l$ | `fw.s[l]` | $(N, n^s_l)$ |
-# | $M_l$ | the pre-activation of $s_l$: $s_l = f(M_l)$ | not stored; $f(M_l)(1 - f(M_l))$ is `s * (1 - s)` | $(N, n^s_l)$ |
-# | $W^x_l$ | weight $h^x_l \to h^x_{l+1}$ (Eq. 4) | `P["W^x_l"]`, key `arch.W_mod(0, l)` | $(n^x_{l+1}, n^x_l)$ |
-# | $W^{x\to s}_l$ | weight $h^x_l \to s_l$ (Eq. 3) | `P["W^{x->s}_l"]`, key `arch.W_fuse(0, l)` | $(n^s_l, n^x_l)$ |
-# | $W^{s\to x}_l$ | the way back, $s_l \to h^x_l$ (Eq. 7) | no key: it is $(W^{x\to s}_l)^\top$, applied as `delta_s @ P["W^{x->s}_l"]` | $(n^x_l, n^s_l)$ |
-# | $W^s_l$ | weight $s_l \to s_{l+1}$ (Eq. 3) | `P["W^s_l"]`, key `arch.W_sh(l)` | $(n^s_{l+1}, n^s_l)$ |
-# | (none) | biases; the paper's equations leave them out | `P["b^x_l"]`, `P["b^s_l"]`; keys `arch.b_mod(0, l)`, `arch.b_sh(l)` | $(n^x_l,)$, $(n^s_l,)$ |
-# | $\varepsilon$ | the training loss: softmax cross-entropy on $s_L$ | `head.loss` | a number |
-# | $\partial\varepsilon/\partial s_l$ | the error on $s_l$ (Eq. 6; at the top, from the head) | `lp.total.ds[l]`; `head.d_top` at $l = L$ | $(N, n^s_l)$ |
-# | $\partial\varepsilon/\partial h^x_l$ | the error on $h^x_l$ (Eq. 5) | `lp.total.dh[(0, l)]` | $(N, n^x_l)$ |
-# | Eq. 5, 1st term | through $h^x_{l+1}$: the modality path (Eq. 2) | `lp.dh[(0, l)]["modality"]` | $(N, n^x_l)$ |
-# | Eq. 5, 2nd term | through $s_l$: the shared path (Eq. 7) | `lp.dh[(0, l)]["shared"]` | $(N, n^x_l)$ |
-# | $\delta$ | error on a pre-activation, e.g. $\partial\varepsilon/\partial s_l \odot f(M_l)(1-f(M_l))$ | `sigmoid_backward(ds, s)`, named `delta_...` | like the layer |
-# | $\partial s_{l+1}/\partial s_l$ | the Jacobian of Eq. 8 | `shared_to_shared_jacobian(fw.s[l + 1], P["W^s_l"])` | $(N, n^s_{l+1}, n^s_l)$ |
-# | $\partial s_l/\partial h^x_l$ | the Jacobian inside Eq. 7 | `shared_to_modality_jacobian(fw.s[l], P["W^{x->s}_l"])` | $(N, n^s_l, n^x_l)$ |
-# | $\partial\varepsilon/\partial\theta$, by path | a parameter's gradient split by the Eq. 5 term that carried it | `lp.grads["modality"][key]`, `lp.grads["shared"][key]` | like $\theta$ |
+# | $M_l$ | pre-activation of $s_l$: $s_l = f(M_l)$ | not stored (a) | $(N, n^s_l)$ |
+# | $W^x_l$ | weight $h^x_l \to h^x_{l+1}$ (Eq. 4) | `P["W^x_l"]`, `arch.W_mod(0, l)` | $(n^x_{l+1}, n^x_l)$ |
+# | $W^{x\to s}_l$ | weight $h^x_l \to s_l$ (Eq. 3) | `P["W^{x->s}_l"]`, `arch.W_fuse(0, l)` | $(n^s_l, n^x_l)$ |
+# | $W^{s\to x}_l$ | the way back, $s_l \to h^x_l$ (Eq. 7) | no key (b) | $(n^x_l, n^s_l)$ |
+# | $W^s_l$ | weight $s_l \to s_{l+1}$ (Eq. 3) | `P["W^s_l"]`, `arch.W_sh(l)` | $(n^s_{l+1}, n^s_l)$ |
+# | (none) | biases (c) | `arch.b_mod(0, l)`, `arch.b_sh(l)` | $(n^x_l,)$, $(n^s_l,)$ |
+# | $\varepsilon$ | the training loss (softmax cross-entropy on $s_L$) | `head.loss` | a number |
+# | $\partial\varepsilon/\partial s_l$ | error on $s_l$ (Eq. 6, or the head) | `lp.total.ds[l]` | $(N, n^s_l)$ |
+# | $\partial\varepsilon/\partial h^x_l$ | error on $h^x_l$ (Eq. 5) | `lp.total.dh[(0, l)]` | $(N, n^x_l)$ |
+# | Eq. 5, 1st term | via $h^x_{l+1}$: modality path (Eq. 2) | `lp.dh[(0, l)]["modality"]` | $(N, n^x_l)$ |
+# | Eq. 5, 2nd term | via $s_l$: shared path (Eq. 7) | `lp.dh[(0, l)]["shared"]` | $(N, n^x_l)$ |
+# | $\delta$ | error on a pre-activation (d) | `delta_s2`, `delta_x3`, ... | like the layer |
+# | $\partial s_{l+1}/\partial s_l$ | Jacobian of Eq. 8 | `shared_to_shared_jacobian` (e) | $(N, n^s_{l+1}, n^s_l)$ |
+# | $\partial s_l/\partial h^x_l$ | the Jacobian inside Eq. 7 | `shared_to_modality_jacobian` | $(N, n^s_l, n^x_l)$ |
+# | $\partial\varepsilon/\partial\theta$, split | by the Eq. 5 term it came by | `lp.grads[p][key]` (f) | as $\theta$ |
+#
+# (a) its sigmoid derivative $f(M_l)(1 - f(M_l))$ is computed from the output, as `s * (1 - s)`.
+# (b) it is $(W^{x\to s}_l)^\top$, applied as `delta_s @ P["W^{x->s}_l"]`. (c) the paper's equations
+# have none; keys `"b^x_l"`, `"b^s_l"`. (d) e.g. $\partial\varepsilon/\partial s_l \odot f(M_l)(1-f(M_l))$,
+# computed by `sigmoid_backward(ds, s)`. (e) the transpose of the paper's expression: see the box below.
+# (f) `p` is `"modality"` or `"shared"`; `lp.share(key, p)` is the part's norm over the total's.
 #
 # > **Layouts: the paper's columns, the code's rows, the stored Jacobians.**
 # >
@@ -71,7 +77,8 @@
 # >   `h @ W.T` and the backward $W^\top \delta$ is `delta @ W`: `grad_shared_activation(delta_s3, P["W^s_2"])`
 # >   is `delta_s3 @ P["W^s_2"]`.
 # > * *The stored Jacobians* (`shared_to_shared_jacobian`, `shared_to_modality_jacobian`) hold, per
-# >   example, the ordinary Jacobian $\partial s_{l+1}/\partial s_l = \mathrm{diag}\big(f(M_{l+1})(1-f(M_{l+1}))\big)\,W^s_l$,
+# >   example, the ordinary Jacobian
+# >   $\partial s_{l+1}/\partial s_l = \mathrm{diag}\big(f(M_{l+1})(1-f(M_{l+1}))\big)\,W^s_l$,
 # >   shape $(n^s_{l+1}, n^s_l)$: the **transpose** of the paper's expression. A row error times it,
 # >   `deps_ds3[n] @ J8[n]`, is the paper's column product written as a row.
 # >
@@ -95,17 +102,9 @@ FAST = os.environ.get("DMF_TUTORIAL_FAST") == "1"  # the test suite runs every t
 
 import numpy as np
 
-from dmf_np.backprop import (
-    classifier_loss,
-    cross_modal_cuts,
-    grad_modality_activation,
-    grad_shared_activation,
-    grad_via_modality_path,
-    grad_via_shared_path,
-    loss_and_grads,
-    shared_to_modality_jacobian,
-    shared_to_shared_jacobian,
-)
+from dmf_np.backprop import (classifier_loss, cross_modal_cuts, grad_modality_activation, grad_shared_activation,
+                             grad_via_modality_path, grad_via_shared_path, loss_and_grads,
+                             shared_to_modality_jacobian, shared_to_shared_jacobian)
 from dmf_np.data.synthetic import two_modality_classes
 from dmf_np.exercises import attempt
 from dmf_np.fusion import Architecture, forward, init_params
@@ -136,7 +135,8 @@ def cmp(name, ours, ref):
 # Two examples, float64 throughout (so that every comparison below can be exact to rounding).
 # The forward pass is Eqs. 3 and 4 (tutorial 3):
 #
-# $$M_l = W^{x\to s}_l h^x_l + W^{y\to s}_l h^y_l + W^s_{l-1} s_{l-1}, \quad s_l = f(M_l) \quad\text{(Eq. 3)}, \qquad h^x_l = f(W^x_{l-1} h^x_{l-1}) \quad\text{(Eq. 4)}.$$
+# $$M_l = W^{x\to s}_l h^x_l + W^{y\to s}_l h^y_l + W^s_{l-1} s_{l-1}, \quad s_l = f(M_l) \quad\text{(Eq. 3)},
+# \qquad h^x_l = f(W^x_{l-1} h^x_{l-1}) \quad\text{(Eq. 4)}.$$
 
 # %%
 arch = Architecture("dmf", modality_sizes=((4, 3, 3), (5, 3, 3)), shared_sizes=(4, 3, 3), n_classes=3)
@@ -178,7 +178,10 @@ ref = lp.total                                  # a dmf_np.backprop.Backward: gr
 # second term, and $\partial\varepsilon/\partial s_L$ comes from the head, not from Eq. 6. The
 # product is the same as Eq. 7's right-hand factor (the same function computes it),
 #
-# $$\frac{\partial\varepsilon}{\partial h^x_3} = \frac{\partial\varepsilon}{\partial s_3}\frac{\partial s_3}{\partial h^x_3} = W^{s\to x}_3\Big(\frac{\partial\varepsilon}{\partial s_3} \odot f(M_3)(1-f(M_3))\Big), \qquad W^{s\to x}_3 = (W^{x\to s}_3)^\top,$$
+# $$\frac{\partial\varepsilon}{\partial h^x_3}
+# = \frac{\partial\varepsilon}{\partial s_3}\frac{\partial s_3}{\partial h^x_3}
+# = W^{s\to x}_3\Big(\frac{\partial\varepsilon}{\partial s_3} \odot f(M_3)(1-f(M_3))\Big),
+# \qquad W^{s\to x}_3 = (W^{x\to s}_3)^\top,$$
 #
 # but this edge is not one of DMF's new paths: it is the one way IMF's error enters a modality
 # stack (Eqs. 1-2). The drawings below give it IMF's path colour, and keep Eq. 7's colour for $l < L$.
@@ -194,7 +197,8 @@ cmp("dε/dh^x_3", deps_dhx3, ref.dh[(0, 3)])
 # %% [markdown]
 # ## 3. One unit down ($l = 2$): Eqs. 6 and 8, then both terms of Eq. 5
 #
-# **Eq. 6**, the shared chain: $\partial\varepsilon/\partial s_2 = \partial\varepsilon/\partial s_3 \cdot \partial s_3/\partial s_2$, and
+# **Eq. 6**, the shared chain:
+# $\partial\varepsilon/\partial s_2 = \partial\varepsilon/\partial s_3 \cdot \partial s_3/\partial s_2$, and
 # **Eq. 8** gives the Jacobian, $\partial s_3/\partial s_2 = (W^s_2)^\top f(M_3)(1-f(M_3))$. The training code
 # never forms this matrix: it multiplies `delta_s3 @ W^s_2` (`grad_shared_activation`). Here we also
 # form it explicitly, one $n^s_3\times n^s_2$ matrix per example (`shared_to_shared_jacobian`; it
@@ -213,14 +217,19 @@ cmp("dε/ds_2 vs library", deps_ds2, ref.ds[2])
 # %% [markdown]
 # Now the heart of DMF. **Eq. 5** says the error on $h^x_2$ is the sum of two terms,
 #
-# $$\frac{\partial\varepsilon}{\partial h^x_2} = \underbrace{\frac{\partial\varepsilon}{\partial h^x_3}\frac{\partial h^x_3}{\partial h^x_2}}_{\text{modality path (Eq. 2)}}
-# + \underbrace{\frac{\partial\varepsilon}{\partial s_2}\frac{\partial s_2}{\partial h^x_2}}_{\text{shared path (Eq. 7)}}.$$
+# $$\frac{\partial\varepsilon}{\partial h^x_2} =
+# \underbrace{\frac{\partial\varepsilon}{\partial h^x_3}
+# \frac{\partial h^x_3}{\partial h^x_2}}_{\text{modality path (Eq. 2)}}
+# + \underbrace{\frac{\partial\varepsilon}{\partial s_2}
+# \frac{\partial s_2}{\partial h^x_2}}_{\text{shared path (Eq. 7)}}.$$
 #
 # The first is the *only* term an IMF network has (Eq. 2): error that came down modality $x$'s own
 # stack (and which entered that stack at the top, at $s_3$). The second is new: error that reached
 # $s_2$ down the shared chain and now crosses into modality $x$. **Eq. 7** writes it out,
 #
-# $$\frac{\partial\varepsilon}{\partial s_2}\frac{\partial s_2}{\partial h^x_2} = \left(\frac{\partial\varepsilon}{\partial s_3}\frac{\partial s_3}{\partial s_2}\right)\cdot\left(W^{s\to x}_2 f(M_2)(1 - f(M_2))\right),$$
+# $$\frac{\partial\varepsilon}{\partial s_2}\frac{\partial s_2}{\partial h^x_2} =
+# \left(\frac{\partial\varepsilon}{\partial s_3}\frac{\partial s_3}{\partial s_2}\right)
+# \cdot\left(W^{s\to x}_2 f(M_2)(1 - f(M_2))\right),$$
 #
 # and since $M_2$ and $M_3$ both contain $W^{y\to s} h^y$, this error carries information about
 # modality $y$: the paper's cross-modal, hierarchical supervision.
@@ -267,7 +276,8 @@ def check_4_1(fn):
             W = P[arch.W_fuse(m, l)]
             got, want = np.asarray(fn(delta_s, W)), lp.dh[(m, l)]["shared"]
             where = f"at h^{name}_{l} (delta_s {delta_s.shape}, W^{{{name}->s}}_{l} {W.shape})"
-            assert got.shape == want.shape, f"{where}: your result has shape {got.shape}, expected {want.shape} (one row per example)"
+            assert got.shape == want.shape, \
+                f"{where}: your result has shape {got.shape}, expected {want.shape} (one row per example)"
             if W.shape[0] == W.shape[1] and np.allclose(got, delta_s @ W.T):
                 raise AssertionError(f"{where}: you multiplied by W^T; the paper's W^(s->x) delta = (W^(x->s))^T delta "
                                      "is, for rows, delta @ W^(x->s)")
@@ -275,7 +285,8 @@ def check_4_1(fn):
                 f"{where}: largest difference from the library's Eq. 7 term is {np.abs(got - want).max():.1e}"
     J = shared_to_modality_jacobian(fw.s[2], P["W^{x->s}_2"])        # the paper's form, per example
     paper = np.einsum("nj,nji->ni", deps_ds2, J)
-    assert np.allclose(fn(delta_s2, P["W^{x->s}_2"]), paper, rtol=1e-12, atol=1e-15), "disagrees with the explicit Jacobian"
+    assert np.allclose(fn(delta_s2, P["W^{x->s}_2"]), paper, rtol=1e-12, atol=1e-15), \
+        "at h^x_2: disagrees with the explicit Jacobian form of Eq. 7"
 
 
 attempt("4.1", my_grad_via_shared_path, check_4_1)
@@ -424,7 +435,8 @@ def cosine(a, b):
 
 print(f"batch of {N_BATCH}: loss ε = {float(loss_b):.4f}")
 print("Error reaching each modality layer, the two terms of Eq. 5 (root-mean-square per entry):")
-print(f"  {'layer':8s} {'modality (Eq.2)':>16s} {'shared (Eq.7)':>14s} {'norm ratio':>19s} {'projection share':>19s} {'cosine':>7s}")
+print(f"  {'layer':8s} {'modality (Eq.2)':>16s} {'shared (Eq.7)':>14s} {'norm ratio':>19s} {'projection share':>19s}"
+      f" {'cosine':>7s}")
 print(f"  {'':8s} {'':>16s} {'':>14s} {'mod.':>9s} {'sh.':>9s} {'mod.':>9s} {'sh.':>9s}")
 for (m, l), split in sorted(lp_b.dh.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
     tot = lp_b.total.dh[(m, l)]
@@ -645,7 +657,10 @@ def draw_back_propagation(ax, arch_, lp_):
     L = arch_.L
     draw_nodes(ax, L)
     grey_edges(ax, arch_, reverse=True)
-    rms = lambda a: float(np.sqrt((a ** 2).mean()))
+
+    def rms(a):
+        return float(np.sqrt((a ** 2).mean()))
+
     edges_ = []                                     # (from, to, colour, rms of the error it carries)
     for l in range(1, L + 1):
         # s_l -> h^x_l: Eq. 7 below the top (orange); at the top, IMF's entry point (green, as in (a))
@@ -688,11 +703,12 @@ print("figure written to", show_and_save(fig, "tutorial_04_learning_paths.png", 
 # ## 8. What is the cross-modal error path worth? An ablation
 #
 # `dmf_np.backprop.cross_modal_cuts(arch)` lists the cuts that remove the Eq. 7 terms at the levels
-# $2, \dots, L-1$, i.e. every orange arrow **except two**: the top edge (green, IMF's path, which is
-# kept on purpose) and the edge into the input level, $s_1 \to h^x_1$, which is kept too because it
-# trains nothing (the input has no weights below it; cutting it would change no gradient). The
-# printed list below shows exactly these. What is left is IMF's single error path into each
-# modality stack's weights, while the forward pass is still DMF's. Training the same network, from
+# $2, \dots, L-1$ only, for every modality: every orange arrow **except the one into the input
+# level**, $s_1 \to h^x_1$, which is kept because it trains nothing (the input has no weights below
+# it, so cutting it would change no gradient). The green top edge $s_L \to h^x_L$, IMF's path, is
+# kept too. The printed list below shows exactly these: levels 2 and 3 of the 4-unit network.
+# What is left is IMF's single error path into each modality stack's weights, while the forward
+# pass is still DMF's. Training the same network, from
 # the same initial weights, with and without those cuts isolates what the cross-modal error paths
 # contribute to learning. (A cut gradient is no longer the gradient of any loss: the optimiser then
 # follows a biased direction for the modality weights.)
@@ -772,14 +788,16 @@ rel = diff.mean() / full_last.mean()
 print(f"mean difference (cut - DMF): {diff.mean():+.4f} ({100 * rel:+.1f}% of DMF's loss), "
       f"standard error over seeds {sem:.4f}; cutting was worse for {(diff > 0).sum()} of {len(diff)} seeds")
 size = "small" if abs(rel) < 0.05 else "sizeable"
-print(f"  {paired_verdict(diff, 'the cost of the cut')}; its size is {size} ({100 * abs(rel):.1f}% of the loss) on this data.")
+print(f"  {paired_verdict(diff, 'the cost of the cut')}; its size is {size} ({100 * abs(rel):.1f}% of the loss) "
+      "on this data.")
 rel_imf = diff_imf.mean() / full_last.mean()
 print(f"mean difference (IMF - DMF): {diff_imf.mean():+.4f} ({100 * rel_imf:+.1f}% of DMF's loss); "
       f"IMF ended higher for {(diff_imf > 0).sum()} of {len(diff_imf)} seeds")
 print(f"  {paired_verdict(diff_imf, 'IMF against DMF')}.")
 gap = abs(cut_last.mean() - imf_last.mean())
+OVERLAP = gap < 0.01 * full_last.mean()                           # within 1% of the loss: one curve hides the other
 print(f"the mean curves of the cut DMF and of IMF end {gap:.4f} apart"
-      + (" (they overlap in the figure: the cut DMF is the dashed line with markers)" if gap < 0.01 * full_last.mean() else ""))
+      + (" (they overlap in the figure: the cut DMF is the dashed line with markers)" if OVERLAP else ""))
 print(f"  {paired_verdict(cut_last - imf_last, 'the cut DMF against IMF')}.")
 
 # %% [markdown]
@@ -800,7 +818,8 @@ for when, p in (("at initialisation", init_params(abl, np.random.default_rng(SEE
     ratios = {k: norm_ratio(b.grads["W^x_1"], g) for k, b in parts_.items()}
     print(f"{when}: dε/dW^x_1 by entry level (projection share / norm ratio): "
           + ", ".join(f"s_{k}: {shares[k]:.3f} / {ratios[k]:.3f}" for k in shares if k >= 2)
-          + f"; the cuts removed the entries below s_{abl.L}, together {sum(v for k, v in shares.items() if 2 <= k < abl.L):.3f}")
+          + f"; the cuts removed the entries below s_{abl.L}, together "
+          + f"{sum(v for k, v in shares.items() if 2 <= k < abl.L):.3f}")
 
 # %% [markdown]
 # The figure: the mean training-loss curves (left; the model colours of every figure in this
@@ -826,7 +845,7 @@ ax.set_ylabel("training loss ε (cross-entropy)")
 ax.set_yscale("log")
 ax.set_title(f"Training loss, mean of {len(SEEDS)} seeds (band: min..max)", fontsize=10)
 ax.legend()
-if gap < 0.01 * full_last.mean():                                   # say so where two curves coincide
+if OVERLAP:                                                         # say so where two curves coincide
     ax.annotate(f"cut DMF and IMF end {gap:.4f} apart:\nthe dashed curve lies on the blue one",
                 xy=(EPOCHS, imf_last.mean()), xytext=(0.35, 0.45), textcoords="axes fraction", fontsize=8,
                 arrowprops={"arrowstyle": "->", "color": "0.4", "lw": 0.8})
@@ -897,14 +916,15 @@ else:
         frac = diff.mean() / diff_imf.mean()
         sem_imf = diff_imf.std(ddof=1) / np.sqrt(len(diff_imf))
         print(f"   DMF's lead over IMF is {diff_imf.mean():.4f} (standard error {sem_imf:.4f}); the cut takes away "
-              f"{diff.mean():.4f} of it (standard error {sem:.4f}), {100 * frac:.0f}%, a rough split given those errors. "
+              f"{diff.mean():.4f} of it (standard error {sem:.4f}), {100 * frac:.0f}%, a rough split given those "
+              "errors. "
               f"So on this data {100 * frac:.0f}% of DMF's lower training loss is what the cross-modal error paths "
               f"did, and {100 * (1 - frac):.0f}% what its forward pass and extra parameters did without them.")
     else:
         print("   DMF does not end below IMF here, so there is no lead for the paths to account for.")
-    print("   This is one small generated data set, a few seconds of training per run, and training loss only. On MNIST, "
-          "under a fair comparison with 5 seeds, this project found the opposite of the paper's claim: DMF has the "
-          "highest training loss and converges slowest (README 'Results in brief', docs/mnist.md).")
+    print("   This is one small generated data set, a few seconds of training per run, and training loss only. "
+          "On MNIST, under a fair comparison with 5 seeds, this project found the opposite of the paper's claim: "
+          "DMF has the highest training loss and converges slowest (README 'Results in brief', docs/mnist.md).")
 
 # %% [markdown]
 # ## What to take away
