@@ -189,7 +189,8 @@ PAGE_REPORT = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
   await document.fonts.ready;
   const article = document.querySelector('article') || document.body;
-  const images = [...document.images].map(img => ({src: img.getAttribute('src'), ok: img.complete && img.naturalWidth > 0,
+  const images = [...document.images].map(img => ({src: img.getAttribute('src'),
+                                                    ok: img.complete && img.naturalWidth > 0,
                                                     width: img.naturalWidth}));
   const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
   const loose = [];
@@ -198,7 +199,8 @@ PAGE_REPORT = """async () => {
     if (el.closest('pre, code, script, style, mjx-container, .highlight, .cell_output')) continue;
     if (/\\$|\\\\\\(|\\\\\\[/.test(node.textContent)) loose.push(node.textContent.trim().slice(0, 120));
   }
-  const errors = [...document.querySelectorAll('.output.traceback, .output.stderr')].map(e => e.innerText.slice(0, 300));
+  const errors = [...document.querySelectorAll('.output.traceback, .output.stderr')]
+      .map(e => e.innerText.slice(0, 300));
   const tracebacks = [...document.querySelectorAll('.cell_output')].map(e => e.innerText)
       .filter(t => t.includes('Traceback (most recent call last)'));
   return {images, loose, errors, tracebacks, math: document.querySelectorAll('mjx-container').length,
@@ -250,7 +252,7 @@ def check_browser(site: Path, shots: Path, chromium: str) -> list[str]:
                     route.abort()
 
             context.route("**/*", only_local)
-            for source, path in tutorial_pages(site):
+            for _, path in tutorial_pages(site):
                 rel = f"tutorials/{path.name}"
                 problems.clear()
                 page.goto(base + rel, wait_until="networkidle")
@@ -262,9 +264,10 @@ def check_browser(site: Path, shots: Path, chromium: str) -> list[str]:
                 failures += [f"{rel}: math left unrendered: {t!r}" for t in report["loose"]]
                 failures += [f"{rel}: error cell: {t!r}" for t in report["errors"] + report["tracebacks"]]
                 failures += [f"{rel}: {t}" for t in problems]
+                n_errors = len(report["errors"]) + len(report["tracebacks"])
                 print(f"  {rel}: {len(report['images'])} images ({len(report['images']) - len(bad)} loaded, widths "
                       f"{[i['width'] for i in report['images']]}), {report['math']} formulas rendered by MathJax, "
-                      f"{len(report['errors']) + len(report['tracebacks'])} error cells, page {report['height']} px high")
+                      f"{n_errors} error cells, page {report['height']} px high")
                 if path.name.startswith("04_"):
                     save_screenshots(page, report["height"], shots)
             context.close()
