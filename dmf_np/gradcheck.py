@@ -139,7 +139,9 @@ def gradcheck_generative(scheme: str, n_modalities: int = 2, depth: int = 3, see
     xp = np if xp is None else xp
     base = small_architecture(scheme, n_modalities, depth)
     arch = Architecture(scheme, base.modality_sizes, base.shared_sizes, None)
-    outputs = ("bernoulli",) + ("gaussian",) * (arch.M - 1) if outputs is None else generative.check_outputs(outputs, arch)
+    if outputs is None:
+        outputs = ("bernoulli",) + ("gaussian",) * (arch.M - 1)
+    outputs = generative.check_outputs(outputs, arch)
     rng = np.random.default_rng(seed)
     params = generative.init_generative(arch, rng, xp=xp, dtype=np.float64, tied=False)
     for k in params:

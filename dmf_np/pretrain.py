@@ -34,14 +34,15 @@ import numpy as np
 
 from . import backend
 from .checks import check_array, check_modalities, check_params
-from .fusion import Architecture, init_params, modality_layer_forward, shared_layer_forward
+from .errors import DivergenceError
+from .fusion import Architecture, modality_layer_forward, shared_layer_forward
 from .io import load_checkpoint, save_checkpoint
 from .optim import SGD
 from .progress import progress
 from .rbm import (BERNOULLI, GAUSSIAN, STATS, CDWorkspace, check_visible, contrastive_divergence,
                   exact_log_likelihood, free_energy_gap, hidden_probs, init_rbm, pseudo_log_likelihood,
                   reconstruction_error, sample_bernoulli, sparsity_gradient)
-from .errors import DivergenceError
+
 
 @dataclass(frozen=True)
 class CDConfig:
@@ -176,7 +177,9 @@ def train_rbm(params: dict, data, config: CDConfig = CDConfig(), *, visible: str
     chain = None
     mon_idx = backend.to_device(_subset(n, c.monitor_size, [seed, 3]), xp)
     v_mon = data[mon_idx]
-    h_mon = None if heldout is None else heldout[backend.to_device(_subset(heldout.shape[0], len(mon_idx), [seed, 4]), xp)]
+    h_mon = None
+    if heldout is not None:
+        h_mon = heldout[backend.to_device(_subset(heldout.shape[0], len(mon_idx), [seed, 4]), xp)]
     units = backend.to_device(np.random.default_rng([seed, 5]).integers(0, n_v, len(mon_idx)), xp)
     history: dict = {}
     start = 0
@@ -271,7 +274,8 @@ def rbm_schedule(arch: Architecture) -> list:
             jobs.append(RBMJob(f"s_{l}", l, parts, keys, arch.b_sh(l)))
         if l + 1 in arch.modality_levels():
             for m, name in enumerate(arch.names):
-                jobs.append(RBMJob(f"h^{name}_{l + 1}", l + 1, (("h", m, l),), (arch.W_mod(m, l),), arch.b_mod(m, l + 1)))
+                jobs.append(RBMJob(f"h^{name}_{l + 1}", l + 1, (("h", m, l),), (arch.W_mod(m, l),),
+                                   arch.b_mod(m, l + 1)))
     return jobs
 
 
@@ -313,6 +317,13 @@ def _propagate(params, arch: Architecture, job: RBMJob, acts: dict):
                                     acts[("s", l - 1)] if chained else None,
                                     params[arch.W_sh(l - 1)] if chained else None, params[job.bias_key])
     return modality_layer_forward(acts[job.parts[0]], params[job.weight_keys[0]], params[job.bias_key])
+
+
+def _visible_data(store: dict, parts: tuple):
+    """An RBM's visible data: its parts' activations side by side, (N, sum of sizes); one part is not copied."""
+    if len(parts) == 1:
+        return store[parts[0]]
+    return backend.array_module(store[parts[0]]).concatenate([store[p] for p in parts], axis=1)
 
 
 def _gaussian_flags(gaussian_inputs, arch: Architecture) -> list:
@@ -379,10 +390,8 @@ def pretrain_fusion(params: dict, arch: Architecture, xs, config: CDConfig = CDC
             if log is not None:
                 log(f"pretrain {job.name}: finished earlier, loaded from {final}")
         else:
-            data = xp.concatenate([acts[p] for p in job.parts], axis=1) if len(job.parts) > 1 else acts[job.parts[0]]
-            hdata = None
-            if held is not None:
-                hdata = xp.concatenate([held[p] for p in job.parts], axis=1) if len(job.parts) > 1 else held[job.parts[0]]
+            data = _visible_data(acts, job.parts)
+            hdata = None if held is None else _visible_data(held, job.parts)
             mu = sigma = None
             if visible == GAUSSIAN:
                 mu, sigma = _standardisation(data)

@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import sys
 
+from tqdm.auto import tqdm
+
 
 def progress(iterable, desc: str = "", show: bool | None = None, **kwargs):
-    """Wrap ``iterable`` in a tqdm bar when tqdm is installed and stderr is a terminal (or show=True)."""
+    """Wrap ``iterable`` in a tqdm bar when stderr is a terminal (or show=True)."""
     if show is None:
         show = sys.stderr.isatty()
     if not show:
-        return iterable
-    try:
-        from tqdm.auto import tqdm  # noqa: PLC0415  (optional)
-    except ImportError:
         return iterable
     return tqdm(iterable, desc=desc, leave=False, **kwargs)

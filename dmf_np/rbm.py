@@ -36,6 +36,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np  # host-side only: init_rbm draws on the host, so every backend gets the same RBM
+
 from .backend import array_module
 from .layers import sigmoid
 
@@ -60,8 +62,6 @@ def init_rbm(n_visible: int, n_hidden: int, rng, xp, dtype, data_mean=None, visi
     Gaussian units on standardised data. ``rng`` is a NumPy Generator (host), so the same seed gives
     the same RBM on every backend. Returns {"W": (n_h, n_v), "b_h": (n_h,), "b_v": (n_v,)}.
     """
-    import numpy as np  # noqa: PLC0415  (host-side initialisation only)
-
     check_visible(visible)
     W = rng.normal(0.0, weight_scale, size=(n_hidden, n_visible))
     b_v = np.zeros(n_visible)

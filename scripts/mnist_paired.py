@@ -15,7 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dmf_np.experiments.mnist import MODELS, paired_differences  # noqa: E402
+from dmf_np.experiments.mnist import MODELS, paired_differences
+from dmf_np.io import atomic_write_json
 
 
 def main(argv=None) -> int:
@@ -65,8 +66,6 @@ def main(argv=None) -> int:
     print(f"DMF's training loss the highest of the three at every epoch: {sum(highest.values())} of "
           f"{len(highest)} (condition, seed, rate) units where all three models finished")
     if args.json is not None:
-        from dmf_np.io import atomic_write_json  # noqa: PLC0415
-
         atomic_write_json(args.json, report)
         print(f"wrote {args.json}")
     return 0

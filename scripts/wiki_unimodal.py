@@ -17,11 +17,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dmf_np import backend  # noqa: E402
-from dmf_np.data.wiki import N_CATEGORIES, WikiDataError, load_wiki, query_split  # noqa: E402
-from dmf_np.experiments.wiki import QUERY_FRACTION, apply_preprocessing, fit_preprocessing  # noqa: E402
-from dmf_np.linear import fit_linear_classifier  # noqa: E402
-from dmf_np.retrieval import retrieval_map  # noqa: E402
+from dmf_np import backend
+from dmf_np.data.wiki import N_CATEGORIES, WikiDataError, load_wiki, query_split
+from dmf_np.experiments.wiki import QUERY_FRACTION, apply_preprocessing, fit_preprocessing
+from dmf_np.linear import fit_linear_classifier
+from dmf_np.retrieval import retrieval_map
 
 
 def unimodal_scores(data, splits: int, seed: int) -> dict:

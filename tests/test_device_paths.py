@@ -93,8 +93,8 @@ def test_generative_training_and_retrieval_on_the_device(device_xp, tmp_path):
 
 def test_mnist_experiment_command_on_the_device(device_xp, tmp_path, capsys):
     from dmf_np.commands import reproduce as cli
-    from tests.test_mnist_data import write_idx
     from dmf_np.data.synthetic import fake_digits
+    from tests.test_mnist_data import write_idx
 
     m = fake_digits(n_train=10_120, n_val=10_000, n_test=60)
     d = tmp_path / "idx"

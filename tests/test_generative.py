@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from dmf_np import backend
-from dmf_np.fusion import Architecture, forward
 from dmf_np.backprop import Backward
+from dmf_np.fusion import Architecture, forward
 from dmf_np.generative import (Decode, cross_entropy_loss, decode, decoder_param_shapes, encode,
                                generative_param_shapes, init_decoder, init_generative, loss_and_grads, mirrored_key,
                                reconstruct, reconstruction_delta, squared_error_loss)

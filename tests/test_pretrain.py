@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from dmf_np import backend
+from dmf_np.commands.pretrain import main
 from dmf_np.data.synthetic import two_modality_classes
 from dmf_np.fusion import Architecture, forward, init_params, shared_layer_forward
 from dmf_np.io import load_checkpoint
 from dmf_np.optim import SGD
-from dmf_np.commands.pretrain import main
 from dmf_np.pretrain import CDConfig, pretrain_fusion, rbm_schedule, train_rbm
 from dmf_np.rbm import hidden_probs, init_rbm
 from dmf_np.train import fit_classifier, mean_loss

@@ -172,7 +172,10 @@ def test_cd1_step_with_injected_uniforms_matches_hand_computation(xp, pos, neg_v
     u_h0 = np.array([[0.3, 0.9], [0.6, 0.1]])
     u_v1 = np.array([[0.2, 0.8, 0.5], [0.95, 0.3, 0.05]])
     u_h1 = np.array([[0.5, 0.5], [0.01, 0.99]])
-    sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+
+    def sig(a):
+        return 1 / (1 + np.exp(-a))
+
     # by hand, one row at a time
     dW, dbh, dbv = np.zeros_like(W), np.zeros(2), np.zeros(3)
     for n in range(2):
@@ -238,7 +241,7 @@ def test_training_raises_the_exact_likelihood(xp, persistent):
     rng = backend.make_rng(1, xp)
     ws = CDWorkspace(20, 8, 6, xp, np.float32)
     chain = sample_bernoulli(hidden_probs(data[:20], params["W"], params["b_h"]), rng) if persistent else None
-    for epoch in range(30):
+    for _ in range(30):
         for i in range(0, 400, 20):
             if persistent:
                 step = pcd(data[i:i + 20], params, chain, rng, workspace=ws, negative_visible="samples")

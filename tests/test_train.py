@@ -4,9 +4,9 @@ import pytest
 from dmf_np import backend
 from dmf_np.backprop import cross_modal_cuts
 from dmf_np.data.synthetic import two_modality_classes
+from dmf_np.errors import DivergenceError
 from dmf_np.fusion import Architecture, init_params
 from dmf_np.optim import SGD
-from dmf_np.errors import DivergenceError
 from dmf_np.train import error_rate, fit_classifier, mean_loss
 
 

@@ -110,8 +110,8 @@ def _informative_text_data(n=400, seed=0):
 def test_paired_items_see_the_other_modality():
     """Items 'paired' carry both modalities: a text query then finds items by their text, which the
     'single' reading (items seen through their image only) cannot. CCA paired item = mean of projections."""
-    from dmf_np.experiments import wiki as W
     from dmf_np.cca import cca_transform_x, cca_transform_y
+    from dmf_np.experiments import wiki as W
 
     d = _informative_text_data()
     model = W.fit_method("cca", {"preprocessing": "standardise", "reg": 0.1}, {}, d.image[100:], d.text[100:], 0, np)
@@ -202,3 +202,40 @@ def test_unimodal_reference_script_on_fake_data(tmp_path, monkeypatch, capsys, s
     monkeypatch.delenv("DMF_WIKI_DIR", raising=False)
     assert script.main([]) == 2 and "--wiki-dir" in capsys.readouterr().err
     assert script.main(["--wiki-dir", str(tmp_path / "nowhere")]) == 2
+
+
+def test_migration_script_lets_an_old_run_directory_resume(tmp_path, script):
+    """scripts/migrate_table2_run.py: a run in the layout of before the readings (units 'final', no
+    variants) resumes after migration with the same numbers, recomputing nothing."""
+    from dmf_np.experiments import wiki as W
+
+    migrate = script("migrate_table2_run").migrate
+    data_dir = tmp_path / "wiki"
+    data_dir.mkdir()
+    _fake_wiki(data_dir, 2173, 693)
+    kw = dict(preset="quick", splits=1, methods=("cca",), verify_checksums=False, show_progress=False,
+              overrides={"cca_grid": [{"preprocessing": "standardise", "reg": r} for r in (0.1, 1.0)]})
+    run = tmp_path / "run"
+    m1 = W.run_table2(data_dir, run, **kw)
+    # write it back in the old layout
+    config = json.loads((run / "config.json").read_text())
+    del config["protocol"]["criteria"]
+    config["protocol"]["distance"] = W.RANKINGS["cosine"]
+    (run / "config.json").write_text(json.dumps(config))
+    method = run / "units" / "split0" / "cca"
+    for tune in method.glob("tune*/result.json"):
+        res = json.loads(tune.read_text())
+        del res["variants"]
+        tune.write_text(json.dumps(res))
+    (final,) = method.glob("final*")
+    res = json.loads((final / "result.json").read_text())
+    res["test"] = res.pop("test_variants")["single"]["cosine"]
+    (final / "result.json").write_text(json.dumps(res))
+    final.rename(method / "final")
+    with pytest.raises(ValueError, match="protocol"):  # the old layout is refused, not misread
+        W.run_table2(data_dir, run, **kw)
+    assert migrate(run) and not migrate(run)  # the second time: already current
+    before = {p: p.read_text() for p in run.rglob("result.json")}
+    m2 = W.run_table2(data_dir, run, **kw)
+    assert m2["reconstruct"] == m1["reconstruct"] and m2["encode"] == m1["encode"]
+    assert {p: p.read_text() for p in run.rglob("result.json")} == before  # nothing recomputed

@@ -42,9 +42,9 @@ import numpy as np
 
 from dmf_np import generative as gen
 from dmf_np import generative_train
-from dmf_np.gradcheck import gradcheck_generative
 from dmf_np.data.synthetic import two_modality_classes
 from dmf_np.fusion import Architecture
+from dmf_np.gradcheck import gradcheck_generative
 from dmf_np.optim import SGD
 from dmf_np.plots import MODEL_STYLE, show_and_save
 from dmf_np.retrieval import distance_matrix, mean_average_precision, retrieval_map

@@ -41,7 +41,9 @@ def _load_data(args, xp):
         if len(keys) < 2:
             raise ValueError(f"{path} must hold at least two arrays named x0, x1, ...; it has {z.files}")
         xs = [np.asarray(z[k], dtype=np.float32) for k in keys]
-        held = [np.asarray(z[f"heldout_{k}"], dtype=np.float32) for k in keys] if f"heldout_{keys[0]}" in z.files else None
+        held = None
+        if f"heldout_{keys[0]}" in z.files:
+            held = [np.asarray(z[f"heldout_{k}"], dtype=np.float32) for k in keys]
     return ([backend.to_device(x, xp) for x in xs], None if held is None else [backend.to_device(x, xp) for x in held],
             f"{path}: {len(xs)} modalities, {xs[0].shape[0]} rows")
 
@@ -66,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", type=_ints, default=None,
                    help="hidden sizes of each modality stack above the input, e.g. 512,128 "
                         "(default: the paper's for mnist, 64,32 otherwise)")
-    p.add_argument("--shared", type=_ints, default=None, help="shared sizes, e.g. 512,256,64 (default: paper / 64,32,16)")
+    p.add_argument("--shared", type=_ints, default=None,
+                   help="shared sizes, e.g. 512,256,64 (default: paper / 64,32,16)")
     p.add_argument("--epochs", type=int, default=DEFAULT.epochs)
     p.add_argument("--batch-size", type=int, default=DEFAULT.batch_size)
     p.add_argument("--lr", type=float, default=DEFAULT.lr)

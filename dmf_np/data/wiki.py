@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.io import loadmat
 
 FILES = {
     "raw_features.mat": "ca628f765a69575e168ab29eb97f5ade12fadf47b31de1328c7ff631c7f225ae",
@@ -78,8 +79,6 @@ def load_wiki(directory, verify_checksums: bool = True) -> WikiData:
     With ``verify_checksums`` each file's sha256 must match the published one (pass False for a copy
     you converted yourself; shapes, labels and row sums are checked either way).
     """
-    from scipy.io import loadmat  # noqa: PLC0415  (scipy is needed only for this loader)
-
     d = Path(directory)
     if not d.is_dir():
         raise WikiDataError(f"Wiki data directory {d} does not exist; it must hold {', '.join(FILES)}")

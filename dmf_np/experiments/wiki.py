@@ -42,6 +42,7 @@ modality is weighted by 128 / its dimension so that the 10 text features count a
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -50,8 +51,8 @@ import numpy as np
 from .. import backend
 from ..cca import cca_transform_x, cca_transform_y, fit_cca
 from ..data.wiki import load_wiki, query_split
-from ..fusion import Architecture, init_params
 from ..errors import DivergenceError
+from ..fusion import Architecture, init_params
 from ..generative import encode, init_decoder, reconstruct
 from ..generative_train import fit_generative
 from ..optim import SGD
@@ -272,11 +273,10 @@ def run_table2(wiki_dir, out_dir, *, preset: str = "paper", splits: int | None =
 
     ``items``/``ranking``: the reading the configurations are chosen for (module docstring, 6-7);
     ``explore``: also score every other (items, ranking) pair on validation, each at the configuration
-    it chooses itself; the queries are used only for the main reading and the default one. The default reading
-    alone keeps the original run-directory layout (units ``final``), so older runs resume.
+    it chooses itself; the queries are used only for the main reading and the default one. (Run directories
+    written before the readings existed, with units ``final``: ``scripts/migrate_table2_run.py`` converts them.)
     """
     criteria = _criteria(items, ranking, explore)
-    legacy = criteria == [DEFAULT_CRITERION]
     # finals (training on the whole retrieval set, then the queries) only for the main reading and the
     # default one: the other readings are compared on validation alone (rerun with --ranking X to test X)
     report = list(dict.fromkeys(c for c in criteria if c in (criteria[0], DEFAULT_CRITERION)))
@@ -286,15 +286,14 @@ def run_table2(wiki_dir, out_dir, *, preset: str = "paper", splits: int | None =
         settings["splits"] = int(splits)
     xp = backend.get_xp(backend_name)
     data = load_wiki(wiki_dir, verify_checksums=verify_checksums)
-    run = (RunDir or _MiniRunDir)(out_dir)
+    run = RunDir(out_dir)
     protocol = {"experiment": "table2", "preset": preset, "settings": settings, "seed": seed,
                 "methods": list(methods), "query_fraction": QUERY_FRACTION, "default_protocol": DEFAULT_PROTOCOL,
-                "distance": RANKINGS["cosine"], "modality_sizes": MODALITY_SIZES,
+                "modality_sizes": MODALITY_SIZES,
                 "shared_sizes": SHARED_SIZES,
-                "grid_size": {m: len(settings["cca_grid" if m == "cca" else "net_grid"]) for m in methods}}
-    if not legacy:  # the set of readings scored (the main one is chosen at report time among them)
-        protocol["criteria"] = sorted(criterion_key(c) for c in criteria)
-        protocol["distance"] = "per (items, ranking) criterion"
+                "grid_size": {m: len(settings["cca_grid" if m == "cca" else "net_grid"]) for m in methods},
+                # the set of readings scored (the main one is chosen at report time among them)
+                "criteria": sorted(criterion_key(c) for c in criteria), "distance": "per (items, ranking) criterion"}
     run.start(protocol, backend.backend_name(xp))
     echo = show_progress is not False
     split_seeds = backend.spawn_seeds(seed, settings["splits"])
@@ -312,18 +311,15 @@ def run_table2(wiki_dir, out_dir, *, preset: str = "paper", splits: int | None =
                 res = run.result(*tu)
                 if res is None:
                     res = _tune_unit(run, tu, method, config, settings, data, vq_idx, vt_idx, s_seed + 10 + j, xp,
-                                     legacy, show_progress)
+                                     show_progress)
                     run.log(f"split {k} {method} config {j} {config}: validation "
                             f"{json.dumps(res['validation'])}", echo=echo)
                 tuning.append(res)
-
-            def scores(j, c):
-                return tuning[j]["validation"] if legacy else tuning[j]["variants"][c[0]][c[1]]
-
-            best = {c: max(range(len(grid)), key=lambda j: validation_score(scores(j, c))) for c in criteria}
+            best = {c: max(range(len(grid)), key=lambda j, c=c: validation_score(_scores(tuning, j, c)))
+                    for c in criteria}
             finals = {}
             for j in dict.fromkeys(best[c] for c in report):  # each distinct chosen configuration, trained once
-                unit = (f"split{k}", method, "final" if legacy else f"final{j}")
+                unit = (f"split{k}", method, f"final{j}")
                 res = run.result(*unit)
                 if res is None:
                     t0 = time.time()
@@ -332,52 +328,50 @@ def run_table2(wiki_dir, out_dir, *, preset: str = "paper", splits: int | None =
                                        show_progress=show_progress)
                     res = {"split": k, "split_seed": s_seed, "chosen": grid[j], "chosen_index": j,
                            "n_queries": len(q_idx), "n_retrieval": len(r_idx)}
-                    if legacy:
-                        res["test"] = evaluate(model, data, q_idx, r_idx, xp)
-                    else:
-                        res["test_variants"] = evaluate_all(model, data, q_idx, r_idx, xp)
+                    res["test_variants"] = evaluate_all(model, data, q_idx, r_idx, xp)
                     res["seconds"] = time.time() - t0
                     if model["kind"] == "network":
                         res["final_train_loss"] = model["history"]["train_loss"][-1]
                     run.save_result(unit, res)
                     _drop_checkpoints(run.unit(*unit))
-                    run.log(f"split {k} {method}: config {j} {grid[j]} trained on the retrieval set"
-                            + (f"; test {json.dumps(res['test'])}" if legacy else ""), echo=echo)
+                    run.log(f"split {k} {method}: config {j} {grid[j]} trained on the retrieval set", echo=echo)
                 finals[j] = res
             for c in criteria:
                 f = finals.get(best[c]) if c in report else None
                 per_criterion[c].setdefault(method, []).append(
                     {"split": k, "chosen": grid[best[c]], "chosen_index": best[c],
-                     "test": None if f is None else f["test"] if legacy else f["test_variants"][c[0]][c[1]],
-                     "validation": [scores(j, c) for j in range(len(grid))]})
+                     "test": None if f is None else f["test_variants"][c[0]][c[1]],
+                     "validation": [_scores(tuning, j, c) for j in range(len(grid))]})
     metrics = aggregate(per_criterion[criteria[0]])
     metrics["protocol"] = protocol
     metrics["items"], metrics["ranking"], metrics["distance"] = items, ranking, RANKINGS[ranking]
-    if not legacy:  # validation for every reading; test only for the reported ones
-        metrics["criteria"] = {criterion_key(c): {**(aggregate(per_criterion[c]) if c in report else {}),
-                                                  "validation": validation_summary(per_criterion[c])}
-                               for c in criteria}
+    # validation for every reading; test only for the reported ones
+    metrics["criteria"] = {criterion_key(c): {**(aggregate(per_criterion[c]) if c in report else {}),
+                                              "validation": validation_summary(per_criterion[c])}
+                           for c in criteria}
     run.write_metrics(metrics)
     return metrics
 
 
-def _tune_unit(run, unit, method, config, settings, data, vq_idx, vt_idx, seed, xp, legacy, show_progress) -> dict:
+def _scores(tuning: list, j: int, criterion) -> dict:
+    """The validation mAPs of grid configuration j under one (items, ranking) reading."""
+    return tuning[j]["variants"][criterion[0]][criterion[1]]
+
+
+def _tune_unit(run, unit, method, config, settings, data, vq_idx, vt_idx, seed, xp, show_progress) -> dict:
     """Fit one grid configuration on the validation training rows and score it on the validation queries."""
     t0 = time.time()
     try:
         model = fit_method(method, config, settings, data.image[vt_idx], data.text[vt_idx], seed, xp,
                            checkpoint=run.unit(*unit) / "fit.npz", show_progress=show_progress)
-        variants = None if legacy else evaluate_all(model, data, vq_idx, vt_idx, xp)
-        validation = evaluate(model, data, vq_idx, vt_idx, xp) if legacy else variants[DEFAULT_CRITERION[0]][
-            DEFAULT_CRITERION[1]]
+        variants = evaluate_all(model, data, vq_idx, vt_idx, xp)
+        validation = variants[DEFAULT_CRITERION[0]][DEFAULT_CRITERION[1]]
     except DivergenceError as exc:  # a diverging configuration simply loses the tuning
         lost = {p: {"i2t": float("-inf"), "t2i": float("-inf")} for p in PROTOCOLS}
         validation = lost
-        variants = None if legacy else {i: {r: lost for r in RANKINGS} for i in ITEMS}
+        variants = {i: {r: lost for r in RANKINGS} for i in ITEMS}
         run.log(f"{'/'.join(unit)} diverged: {exc}", echo=show_progress is not False)
-    res = {"config": config, "validation": validation, "seconds": time.time() - t0}
-    if variants is not None:
-        res["variants"] = variants
+    res = {"config": config, "validation": validation, "variants": variants, "seconds": time.time() - t0}
     run.save_result(unit, res)
     _drop_checkpoints(run.unit(*unit))
     return res
@@ -397,8 +391,6 @@ def validation_summary(runs: dict) -> dict:
 
 def _drop_checkpoints(unit_dir: Path) -> None:
     """A finished unit keeps only its result.json: its checkpoints were for resuming it."""
-    import shutil  # noqa: PLC0415
-
     (unit_dir / "fit.npz").unlink(missing_ok=True)
     shutil.rmtree(unit_dir / "pretrain", ignore_errors=True)
 
