@@ -204,6 +204,7 @@ def test_unimodal_reference_script_on_fake_data(tmp_path, monkeypatch, capsys, s
     assert script.main(["--wiki-dir", str(tmp_path / "nowhere")]) == 2
 
 
+@pytest.mark.slow
 def test_migration_script_lets_an_old_run_directory_resume(tmp_path, script):
     """scripts/migrate_table2_run.py: a run in the layout of before the readings (units 'final', no
     variants) resumes after migration with the same numbers, recomputing nothing."""
