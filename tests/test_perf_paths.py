@@ -172,6 +172,7 @@ def test_fit_classifier_equals_the_plain_loop(xp):
         assert _same(fast[k], plain[k]), k
 
 
+@pytest.mark.slow
 def test_bench_runs_end_to_end_on_a_tiny_input(tmp_path, capsys):
     """A smoke run of bench/bench.py's logic (its timings are not checked, only that it reports)."""
     from dmf_np.commands.bench import main
