@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +39,37 @@ def test_params_command_reports_ratio(capsys):
     assert main(["params"]) == 0
     out = capsys.readouterr().out
     assert "DMF: 1,362,634" in out and "2.48x EMF" in out
+
+
+def test_version_matches_pyproject():
+    import tomllib
+
+    import dmf_np
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    assert dmf_np.__version__ == project["version"]
+
+
+def test_every_command_has_help(capsys):
+    from dmf_np.cli import COMMANDS
+
+    for name in COMMANDS:
+        try:
+            status = main([name, "--help"])
+        except SystemExit as exc:  # argparse's --help
+            status = exc.code
+        assert status == 0, name
+        assert "usage: python " in capsys.readouterr().out, name
+
+
+def test_unknown_command_is_named(capsys):
+    with pytest.raises(SystemExit):
+        main(["nosuch"])
+    assert "invalid choice: 'nosuch'" in capsys.readouterr().err
+
+
+def test_bench_script_runs_from_a_checkout():
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "bench/bench.py", "--help"], capture_output=True, text=True, check=True,
+                         cwd=root)
+    assert "--threads" in out.stdout
