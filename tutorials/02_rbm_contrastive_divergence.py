@@ -23,7 +23,8 @@
 # Boltzmann Machines* (2010), sections 1-3, is the classic companion. Afterwards read
 # `dmf_np/rbm.py` (one function per formula) and `docs/rbm.md`.
 #
-# **How long it runs.** A few seconds; about two with `DMF_TUTORIAL_FAST=1`.
+# **How long it runs.** About ten seconds on two busy CPU cores (11 s measured); about two with
+# `DMF_TUTORIAL_FAST=1`.
 #
 # **The model.** Binary visible units $v$ ($n_v$ of them), binary hidden units $h$ ($n_h$), weights $W$
 # of shape $(n_h, n_v)$ (the fusion network's orientation: a trained $(W, b_h)$ is a sigmoid layer's

@@ -23,8 +23,8 @@
 # error enters unchanged); the paper's section 3.2 and 4.3; the docstrings at the top of
 # `dmf_np/generative.py` and `dmf_np/retrieval.py`.
 #
-# **How long it runs.** About half a minute on two CPU cores; a few seconds with
-# `DMF_TUTORIAL_FAST=1`.
+# **How long it runs.** Half a minute to a minute on two CPU cores (56 s measured on busy ones); a few
+# seconds with `DMF_TUTORIAL_FAST=1`.
 
 # %%
 import os
