@@ -214,3 +214,19 @@ def test_config_records_blas_threads_and_a_resume_under_another_count_warns(tmp_
     assert f"resumes with {other} BLAS" in (tmp_path / "r" / "run.log").read_text()
     stored = json.loads((tmp_path / "r" / "config.json").read_text())
     assert [blas_threads(r["environment"]) for r in stored["restarts"]] == [start, (other,) * len(start)]
+
+
+def test_units_run_by_single_threaded_workers_are_compared_by_their_count(tmp_path):
+    from dmf_np.experiments.rundir import ReproducibilityWarning, check_blas_threads
+
+    rd = RunDir(tmp_path / "r")
+    config = rd.start({"preset": "tiny"}, units_blas_threads=1)  # e.g. --jobs 2: workers at 1 thread
+    assert config["environment"]["units_blas_threads"] == 1
+    serial_at_4 = {"blas_pools": [{"library": "openblas", "threads": 4}]}
+    assert "resumes with 4 BLAS thread(s); earlier parts of it ran with 1" in check_blas_threads(config, serial_at_4)
+    assert check_blas_threads(config, {"units_blas_threads": 1}) is None
+    assert check_blas_threads(config, {"blas": "unknown"}) is None  # an unknown count: no claim either way
+    old_record = {"environment": {"blas": "openblas 0.3.21 (2 threads)"}}  # config.json before blas_pools
+    assert "earlier parts of it ran with 2" in check_blas_threads(old_record, serial_at_4)
+    with pytest.warns(ReproducibilityWarning):
+        rd.start({"preset": "tiny"}, units_blas_threads=3)

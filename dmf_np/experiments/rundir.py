@@ -79,7 +79,10 @@ class ReproducibilityWarning(UserWarning):
 
 def blas_threads(env: dict) -> tuple | None:
     """The BLAS thread count(s) an environment record was taken under, or None where unknown
-    (records older than ``blas_pools`` give it only inside the ``blas`` text: '(2 threads)')."""
+    (records older than ``blas_pools`` give it only inside the ``blas`` text: '(2 threads)').
+    ``units_blas_threads``, where recorded, wins: the units ran in workers limited to that count."""
+    if env.get("units_blas_threads") is not None:
+        return (int(env["units_blas_threads"]),)
     pools = env.get("blas_pools")
     if pools:
         return tuple(p.get("threads") for p in pools)
@@ -118,14 +121,19 @@ class RunDir:
     def config_path(self) -> Path:
         return self.path / "config.json"
 
-    def start(self, protocol: dict, backend_name: str | None = None) -> dict:
+    def start(self, protocol: dict, backend_name: str | None = None, units_blas_threads: int | None = None) -> dict:
         """Write config.json (protocol + versions) on the first start; on later starts check that
         ``protocol`` is the stored one (raising :class:`ConfigMismatch` naming the differences) and
-        record the restart. Returns the stored config."""
+        record the restart, warning when the BLAS thread count differs from before. Returns the
+        stored config. ``units_blas_threads``: the BLAS thread count the units will run under when it
+        is not this process's (parallel workers run with 1)."""
         protocol = json.loads(json.dumps(protocol))  # normalise tuples -> lists, as stored
         if self.path.exists() and not self.path.is_dir():
             raise NotARunDir(f"{self.path} is a file, not a run directory; choose another --out "
                              f"(a new or existing directory)")
+        env = environment(backend_name)
+        if units_blas_threads is not None:
+            env["units_blas_threads"] = int(units_blas_threads)
         if self.config_path.is_file():
             config = read_json(self.config_path, "the run directory cannot be resumed; use another "
                                                  "--out directory, or delete this one to start over")
@@ -134,14 +142,13 @@ class RunDir:
                 diff = sorted(k for k in set(old) | set(protocol) if old.get(k) != protocol.get(k))
                 raise ConfigMismatch(f"{self.path} holds a run with a different protocol (differences in: "
                                      f"{', '.join(diff)}); use another --out directory, or delete this one")
-            env = environment(backend_name)
             warning = check_blas_threads(config, env)
             if warning:
                 self.log(f"warning: {warning}", echo=False)
                 warnings.warn(f"{self.path}: {warning}", ReproducibilityWarning, stacklevel=2)
             config.setdefault("restarts", []).append({"time": _now(), "environment": env})
         else:
-            config = {"protocol": protocol, "created": _now(), "environment": environment(backend_name)}
+            config = {"protocol": protocol, "created": _now(), "environment": env}
         atomic_write_json(self.config_path, config)
         return config
 
