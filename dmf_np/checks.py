@@ -19,8 +19,8 @@ def _is_array(x) -> bool:
 def check_array(x, name: str, ndim: int | None = None, finite: bool = True, floating: bool = True):
     """Check one array's kind, rank, dtype and values; returns it unchanged."""
     if not _is_array(x):
-        raise TypeError(f"{name} must be a NumPy or CuPy array, got {type(x).__name__}"
-                        + ("; convert it with numpy.asarray(..., dtype='float32')" if isinstance(x, (list, tuple)) else ""))
+        hint = "; convert it with numpy.asarray(..., dtype='float32')" if isinstance(x, (list, tuple)) else ""
+        raise TypeError(f"{name} must be a NumPy or CuPy array, got {type(x).__name__}{hint}")
     if ndim is not None and x.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(x.shape)}")
     xp = array_module(x)
@@ -87,8 +87,8 @@ def check_labels(labels, n: int, n_classes: int | None):
         raise ValueError(f"labels must have shape ({n},), one per example (row of the inputs), "
                          f"got {labels.shape[0]} labels")
     if not numpy.issubdtype(labels.dtype, numpy.integer):
-        raise TypeError(f"labels must be integer class indices in [0, {n_classes}), got dtype {labels.dtype}"
-                        + ("; convert them with labels.astype(int)" if numpy.issubdtype(labels.dtype, numpy.floating) else ""))
+        hint = "; convert them with labels.astype(int)" if numpy.issubdtype(labels.dtype, numpy.floating) else ""
+        raise TypeError(f"labels must be integer class indices in [0, {n_classes}), got dtype {labels.dtype}{hint}")
     if not n:
         return labels
     lo, hi = int(labels.min()), int(labels.max())
