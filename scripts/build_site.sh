@@ -34,9 +34,10 @@ EOF
 
 src=build/site_src
 start=$(date +%s)
-python3 docs/sphinx/stage.py "$src"
 echo "executing the tutorials${fast:+ (fast mode)}:"
-python3 docs/sphinx/run_tutorials.py "$src/tutorials" $fast $cache
+rm -rf build/site_nb
+python3 docs/sphinx/run_tutorials.py build/site_nb $fast $cache
+python3 docs/sphinx/stage.py "$src" --notebooks build/site_nb
 rm -rf "$out"
 python3 -m sphinx -b html -q -j auto -c docs/sphinx -d build/site_doctrees "$src" "$out"
 echo "site built in $out/ in $(( $(date +%s) - start )) s; view it with: python3 -m http.server -d $out"
