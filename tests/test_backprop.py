@@ -14,7 +14,7 @@ from dmf_np.learning_paths import learning_paths, loss_and_learning_paths
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("modalities", [2, 3])
-@pytest.mark.parametrize("depth", [2, 3, 4])
+@pytest.mark.parametrize("depth", [2, 3, pytest.param(4, marks=pytest.mark.slow)])  # depth 4: CI only
 def test_every_parameter_passes_gradient_check(scheme, modalities, depth, xp):
     errors = gradcheck_fusion(scheme, modalities, depth, seed=depth, xp=xp)
     assert len(errors) == len(small_architecture(scheme, modalities, depth).param_shapes())
