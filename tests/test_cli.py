@@ -7,6 +7,7 @@ import pytest
 from dmf_np.cli import main
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["emf", "imf", "dmf"])
 def test_gradcheck_command_passes(model, capsys):
     assert main(["gradcheck", "--model", model, "--modalities", "3", "--depth", "4"]) == 0
