@@ -203,6 +203,7 @@ def reproduce(idx_dir, out, *more):
             "--seeds", "1", "--figures", str(out) + "-figs", "--no-progress", "--report-only", *more]
 
 
+@pytest.mark.slow  # builds a 10,020-image IDX data set; the RunDir tests below are the fast twins
 def test_out_naming_an_existing_file(capsys, tmp_path, idx_dir):
     (tmp_path / "notes.txt").write_text("mine")
     err = cli_error(capsys, reproduce(idx_dir, tmp_path / "notes.txt"))
@@ -210,6 +211,7 @@ def test_out_naming_an_existing_file(capsys, tmp_path, idx_dir):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow  # builds a 10,020-image IDX data set; the RunDir tests below are the fast twins
 def test_corrupt_result_json_names_the_file(capsys, tmp_path, idx_dir):
     from dmf_np.experiments import mnist as E
 
@@ -224,6 +226,7 @@ def test_corrupt_result_json_names_the_file(capsys, tmp_path, idx_dir):
     assert str(bad) in err and "delete" in err
 
 
+@pytest.mark.slow  # builds a 10,020-image IDX data set; the RunDir tests below are the fast twins
 def test_corrupt_config_json_names_the_file(capsys, tmp_path, idx_dir):
     run = tmp_path / "run"
     run.mkdir()
@@ -261,3 +264,16 @@ def test_run_directory_result_reader_names_the_file(tmp_path):
     path.write_text("{")
     with pytest.raises(ValueError, match=rf"{json.dumps(str(path))[1:-1]}.*delete it"):
         rd.result("a", "b")
+
+
+def test_run_directory_refuses_a_file_and_a_corrupt_config(tmp_path):
+    from dmf_np.experiments.rundir import RunDir
+
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"notes.txt is a file, not a run directory; choose another --out"):
+        RunDir(tmp_path / "notes.txt").start({"preset": "tiny"})
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"config.json is not valid JSON .*another --out"):
+        RunDir(tmp_path / "r").start({"preset": "tiny"})
