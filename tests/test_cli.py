@@ -30,6 +30,7 @@ def test_info_and_module_entry_point():
     assert "backend numpy: available" in out.stdout
 
 
+@pytest.mark.slow
 def test_demo_prints_three_losses(capsys):
     assert main(["demo", "--epochs", "2"]) == 0
     out = capsys.readouterr().out
