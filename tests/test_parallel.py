@@ -131,3 +131,13 @@ def test_cli_jobs_2(serial_run, tmp_path, monkeypatch):
     assert rc == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert _tables(metrics) == _tables(serial)
+
+
+def test_inline_executor_runs_here_and_hands_back_failures():
+    import os
+
+    with make_executor(1, inline=True) as ex:
+        assert ex.submit(os.getpid).result() == os.getpid()
+        assert wait_all(ex.submit(_square, i) for i in range(3)) == [0, 1, 4]
+        with pytest.raises(TypeError):
+            wait_all([ex.submit(_square, "x")])

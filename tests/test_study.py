@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dmf_np.data.damage import DamageSpec
 from dmf_np.data.synthetic import fake_digits
 from dmf_np.experiments import mnist as E
 from dmf_np.experiments import study as S
@@ -142,3 +143,91 @@ def test_path_statistics(train):
     assert d["cut"]["layers"]["h^x_2"]["shared"] == 0
     assert d["cut"]["cosine_to_full"]["W^out"] == pytest.approx(1.0)
     assert d["shares"]["W^out"] == {"modality": 0.0, "shared": 1.0}
+
+
+# --- E1 as units ---------------------------------------------------------------------------------
+
+def test_e1_rule_counts_paired_seeds():
+    imf = np.full((5, 12), 0.5)
+    dmf = imf.copy()
+    dmf[:4] -= 0.1                       # 4 seeds at or below at every epoch
+    dmf[4, 3] = 0.6                      # one epoch above in seed 4
+    r = S.e1_rule(dmf, imf, [1, 1, 1, 1, 3], [2, 2, 2, 2, 2])
+    assert r == {"seeds": 5, "epochs": 10, "loss_seeds": 4, "error_seeds": 4, "imf_loss_lower_seeds": 0, "passes": True,
+                 "narrow": True}
+    assert S.e1_rule(dmf, imf, [1, 1, 1, 3, 3], [2] * 5)["passes"] is False
+    # epochs after 10 do not count; ties count for the loss, not for the error
+    late = imf.copy()
+    late[:, 11] = 9.0
+    r = S.e1_rule(late, imf, [2] * 5, [2] * 5)
+    assert r["loss_seeds"] == 5 and r["error_seeds"] == 0 and not r["passes"]
+    assert S.e1_rule(imf + 1, imf, [3] * 5, [2] * 5)["imf_loss_lower_seeds"] == 5
+    with pytest.raises(ValueError, match="paired"):
+        S.e1_rule(dmf[:4], imf, [1] * 4, [2] * 4)
+
+
+def test_rate_choice_and_edge_rule():
+    assert S.choose_rate({0.3: 2.0, 1.0: 1.5, 3.0: None}) == 1.0
+    assert S.choose_rate({0.3: 1.5, 1.0: 1.5}) == 0.3            # ties: the smaller rate
+    assert S.choose_rate({0.3: None}) is None
+    edge = (0.03, 0.1, 0.3, 1.0, 3.0)
+    assert S.next_smaller_rate([0.3, 1.0, 3.0], 0.3, edge) == 0.1
+    assert S.next_smaller_rate([0.3, 1.0, 3.0], 1.0, edge) is None
+    assert S.next_smaller_rate([0.3, 1.0, 3.0, 0.1, 0.03], 0.03, edge) is None
+
+
+def test_e1_plan_checks():
+    with pytest.raises(ValueError, match="include 'imf'"):
+        S.E1Plan(models=("dmf-A",))
+    with pytest.raises(ValueError, match="before"):
+        S.E1Plan(models=("dmf-B'", "imf"))
+    with pytest.raises(ValueError, match="include 0"):
+        S.E1Plan(levels=(30, 70))
+
+
+@pytest.fixture(scope="module")
+def e1_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("e1")
+    plan = S.E1Plan(preset=PRESET, levels=(0, 50), seeds=(0, 1), models=("imf", "dmf-A", "dmf-B'"),
+                    lr_grid=(0.1,), edge_grid=(0.03, 0.1), stats_rows=100, path_rows=50)
+    return out, plan, S.run_e1(fake_digits(), out, plan, log=lambda _m: None)
+
+
+def test_e1_run_tunes_with_the_edge_rule_and_summarises(e1_run):
+    out, plan, summary = e1_run
+    assert summary["tuning"]["grids"] == {m: [0.1, 0.03] for m in plan.models}
+    assert set(summary["models"]) == set(plan.models)
+    cell = summary["models"]["dmf-A"]["50"]
+    assert cell["test_error"]["seeds"] == 2 and len(cell["train_loss"]["mean"]) == PRESET.finetune_epochs
+    assert set(cell["layer_stats"]) == {"h^x_2", "h^y_2", "h^x_3", "h^y_3", "s_1", "s_2", "s_3"}
+    assert set(summary["rule"]) == {"dmf-A", "dmf-B'"} and summary["rule"]["dmf-A"]["0"]["seeds"] == 2
+    assert (out / "e1.json").is_file()
+
+
+def test_e1_units_are_reproduce_units_and_b_prime_starts_as_imf(e1_run):
+    out, plan, summary = e1_run
+    from dmf_np.experiments.rundir import RunDir
+
+    rd = RunDir(out)
+    lr = summary["tuning"]["chosen_lr"]["dmf-A"]
+    e1 = rd.result("d0", "dmf-A", "seed1", f"lr{lr:g}")
+    assert len(e1["history"]["paths"]) == PRESET.finetune_epochs and "cut" in e1["history"]["paths"][0]
+    # the same unit through `reproduce table1`'s code: the same losses and errors, bit for bit
+    ref_dir = out.parent / (out.name + "-reference")
+    opts = E.Options(PRESET, DamageSpec(), seed=1, show_progress=False)
+    ref = E.run_unit(RunDir(ref_dir), E.MnistHalves(fake_digits(), PRESET, np), "pixels", 0, "dmf", 1, lr, opts,
+                     log=lambda _m: None)
+    assert e1["history"]["train_loss"] == ref["history"]["train_loss"]
+    assert e1["history"]["test_error"] == ref["history"]["test_error"]
+    # B' computes IMF's function before fine-tuning: the same loss on the fixed batch
+    lr_b, lr_i = summary["tuning"]["chosen_lr"]["dmf-B'"], summary["tuning"]["chosen_lr"]["imf"]
+    b = rd.result("d0", "dmf-B'", "seed1", f"lr{lr_b:g}")
+    i = rd.result("d0", "imf", "seed1", f"lr{lr_i:g}")
+    assert b["paths_before"]["loss"] == i["paths_before"]["loss"]
+
+
+@pytest.mark.slow
+def test_e1_on_two_processes_gives_the_serial_summary(e1_run, tmp_path):
+    out, plan, serial = e1_run
+    parallel = S.run_e1(fake_digits(), tmp_path / "e1-jobs2", plan, jobs=2, log=lambda _m: None)
+    assert parallel == serial

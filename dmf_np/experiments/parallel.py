@@ -98,14 +98,29 @@ class UnitExecutor:
         self.close()
 
 
-def make_executor(jobs: int = 1, scheduler: str | None = None) -> UnitExecutor:
+class InlineExecutor(cf.Executor):
+    """Runs each submitted call at once, in this process: the ``jobs=1`` case of the same interface."""
+
+    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the caller through the future, as a pool would
+            future.set_exception(exc)
+        return future
+
+
+def make_executor(jobs: int = 1, scheduler: str | None = None, inline: bool = False) -> UnitExecutor:
     """The executor for ``--jobs N`` / ``--scheduler ADDRESS|local`` (see the module docstring).
 
-    Raises ValueError for jobs < 1 and :class:`DaskMissing` (an ImportError) when a scheduler is asked
-    for without dask.distributed installed.
+    ``inline=True`` with jobs=1 and no scheduler: every call runs in this process when submitted
+    (still under one BLAS thread). Raises ValueError for jobs < 1 and :class:`DaskMissing` (an
+    ImportError) when a scheduler is asked for without dask.distributed installed.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer (worker processes), got {jobs!r}")
+    if inline and jobs == 1 and scheduler is None:
+        return UnitExecutor(InlineExecutor(), 1, "this process")
     if scheduler is None:
         pool = cf.ProcessPoolExecutor(max_workers=jobs, initializer=one_blas_thread_env)
         return UnitExecutor(pool, jobs, f"{jobs} local processes", _closers=[pool.shutdown])
@@ -143,4 +158,5 @@ def wait_all(futures) -> list:
     return [f.result() for f in futures]
 
 
-__all__ = ["UnitExecutor", "make_executor", "wait_all", "single_threaded", "one_blas_thread_env", "DaskMissing"]
+__all__ = ["UnitExecutor", "InlineExecutor", "make_executor", "wait_all", "single_threaded", "one_blas_thread_env",
+           "DaskMissing"]

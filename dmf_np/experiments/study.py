@@ -25,16 +25,22 @@ Uses only the public functions of :mod:`dmf_np.pretrain`, :mod:`dmf_np.fusion` a
 """
 from __future__ import annotations
 
-from dataclasses import replace
+import time
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from .. import backend
 from ..backprop import cross_modal_cuts
-from ..fusion import Architecture, forward, modality_layer_forward, shared_layer_forward
+from ..errors import DivergenceError
+from ..fusion import Architecture, forward, init_params, modality_layer_forward, shared_layer_forward
+from ..io import load_checkpoint, save_checkpoint
 from ..learning_paths import loss_and_learning_paths
+from ..optim import SGD
 from ..pretrain import CDConfig, pretrain_fusion, rbm_schedule, split_rbm_weights, train_rbm
 from ..rbm import BERNOULLI, init_rbm
+from ..train import fit_classifier
+from .rundir import RunDir
 
 VARIANTS = ("A", "B", "B'", "C")
 SATURATION = 4.0  # |M| > 4: f'(M) < 0.018, under 7% of f'(0) = 0.25
@@ -156,7 +162,7 @@ def pretrain_variant(variant: str, params: dict, arch: Architecture, xs, config:
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    if variant != "A" and arch.scheme != "dmf":
+    if variant in ("B", "B'") and arch.scheme != "dmf":
         raise ValueError(f"variant {variant} is a DMF variant; got scheme {arch.scheme!r}")
     if variant == "A":
         return pretrain_fusion(params, arch, xs, config, seed=seed, log=log, show_progress=False)
@@ -245,5 +251,257 @@ def path_statistics(params: dict, xs, labels, arch: Architecture) -> dict:
     return out
 
 
+# --- E1: the pretraining ablation, as units in a run directory ---------------------------------
+
+# an E1 model: (scheme, pretraining variant); IMF-C is the control docs/claims.md asks for if DMF-C passes
+E1_MODELS = {"emf": ("emf", "A"), "imf": ("imf", "A"), "dmf-A": ("dmf", "A"), "dmf-B": ("dmf", "B"),
+             "dmf-B'": ("dmf", "B'"), "dmf-C": ("dmf", "C"), "imf-C": ("imf", "C")}
+
+
+@dataclass(frozen=True)
+class E1Plan:
+    """E1's settings (docs/claims.md): fine-tuning as ``preset`` (the paper preset), its own grid and levels."""
+
+    preset: object = None                   # an experiments.mnist.Preset; None: PRESETS["paper"]
+    levels: tuple = (0, 70)
+    seeds: tuple = (0, 1, 2, 3, 4)
+    models: tuple = ("emf", "imf", "dmf-A", "dmf-B", "dmf-B'", "dmf-C")
+    lr_grid: tuple = (0.3, 1.0, 3.0)
+    edge_grid: tuple = (0.03, 0.1, 0.3, 1.0, 3.0)   # where the edge rule finds the next smaller rate
+    kind: str = "pixels"                    # damage reading, in training and test images alike
+    stats_rows: int = 1000                  # layer statistics on the first rows of the training split
+    path_rows: int = 500                    # learning paths on the first rows, after every epoch
+
+    def __post_init__(self):
+        from .mnist import PRESETS  # noqa: PLC0415
+
+        if self.preset is None:
+            object.__setattr__(self, "preset", PRESETS["paper"])
+        if 0 not in self.levels:
+            raise ValueError(f"E1 levels must include 0 (the rates are tuned on clean data), got {self.levels}")
+        unknown = [m for m in self.models if m not in E1_MODELS]
+        if unknown or "imf" not in self.models:
+            raise ValueError(f"E1 models must include 'imf' and come from {sorted(E1_MODELS)}, got {self.models}")
+        if "dmf-B'" in self.models and self.models.index("imf") > self.models.index("dmf-B'"):
+            raise ValueError("list 'imf' before \"dmf-B'\": B' starts from IMF's pretrained weights")
+
+    def protocol(self) -> dict:
+        return {"experiment": "issue13-e1", **{k: (asdict(v) if k == "preset" else v)
+                                              for k, v in self.__dict__.items()}}
+
+
+def cd_config(preset) -> CDConfig:
+    """The CD settings of a preset, as :func:`dmf_np.experiments.mnist.pretrained_params` builds them."""
+    return CDConfig(epochs=preset.pretrain_epochs, batch_size=preset.batch_size, lr=preset.pretrain_lr,
+                    momentum=preset.pretrain_momentum, weight_decay=preset.pretrain_weight_decay, k=preset.cd_k)
+
+
+def _e1_unit_dir(level: int, model: str, seed: int) -> tuple:
+    return (f"d{level}", model, f"seed{seed}")
+
+
+def e1_pretrained(rd, data, plan: E1Plan, level: int, model: str, seed: int):
+    """(params, layer statistics) of an E1 unit after its pretraining variant (computed once, then read).
+
+    The initial weights and CD seeds are :mod:`.mnist`'s, so EMF, IMF and DMF-A are the networks of
+    ``reproduce table1`` with the same seed and data, bit for bit.
+    """
+    from .mnist import derived_seed  # noqa: PLC0415
+
+    scheme, variant = E1_MODELS[model]
+    arch = plan.preset.architecture(scheme)
+    params = init_params(arch, np.random.default_rng(derived_seed(seed, "init")), xp=data.xp)
+    path = rd.unit(*_e1_unit_dir(level, model, seed)) / "pretrained.npz"
+    if path.is_file():
+        arrays, meta = load_checkpoint(path, data.xp)
+        return {k: arrays[k] for k in params}, meta["layer_stats"]
+    train = data.split("train", plan.kind, level, seed)
+    imf = e1_pretrained(rd, data, plan, level, "imf", seed)[0] if variant == "B'" else None
+    t0 = time.time()
+    history = pretrain_variant(variant, params, arch, train.xs(), cd_config(plan.preset),
+                               seed=derived_seed(seed, "pretrain"), imf_params=imf)
+    stats = layer_statistics(params, [x[:plan.stats_rows] for x in train.xs()], arch)
+    save_checkpoint(path, params, {"history": history, "layer_stats": stats, "seconds": time.time() - t0})
+    rd.log(f"E1 pretrained d{level}/{model}/seed{seed} in {time.time() - t0:.0f}s", echo=False)
+    return params, stats
+
+
+def e1_unit(out, mnist, plan: E1Plan, level: int, model: str, seed: int, lr: float, tuning: bool = False) -> dict:
+    """One E1 unit: pretraining variant, layer statistics, fine-tuning with the learning paths logged
+    after every epoch on a fixed batch; its result.json (read back if done)."""
+    from .mnist import CONDITIONS, MnistHalves, derived_seed, evaluate  # noqa: PLC0415
+
+    rd = RunDir(out)
+    parts = _e1_unit_dir(level, model, seed) + (f"lr{lr:g}",)
+    done = rd.result(*parts)
+    if done is not None:
+        return done
+    p = plan.preset
+    data = MnistHalves(mnist, p, backend.get_xp("numpy"))
+    train, val, test = (data.split(name, plan.kind, level, seed) for name in ("train", "val", "test"))
+    arch = p.architecture(E1_MODELS[model][0])
+    params, stats = e1_pretrained(rd, data, plan, level, model, seed)
+    fixed = ([x[:plan.path_rows] for x in train.xs()], train.labels[:plan.path_rows])
+    paths_before = path_statistics(params, *fixed, arch)
+
+    def per_epoch(prm):
+        return {"val_error": evaluate(prm, val, arch), "test_error": evaluate(prm, test, arch),
+                "paths": path_statistics(prm, *fixed, arch)}
+
+    t0 = time.time()
+    try:
+        history = fit_classifier(params, arch, train.xs(), train.labels, epochs=p.finetune_epochs,
+                                 batch_size=p.batch_size, optimizer=SGD(lr, p.momentum, p.weight_decay),
+                                 seed=derived_seed(seed, "finetune"), lr_decay=p.lr_decay, eval_fn=per_epoch,
+                                 checkpoint=rd.unit(*parts) / "finetune.npz", show_progress=False)
+    except DivergenceError as exc:
+        if not tuning:
+            raise
+        result = {"unit": list(parts), "lr": lr, "diverged": str(exc)}
+        rd.save_result(parts, result)
+        return result
+    result = {"unit": list(parts), "lr": lr, "history": history, "layer_stats": stats, "paths_before": paths_before,
+              "final": {"val_error": history["val_error"][-1],
+                        "test": {c: evaluate(params, test, arch, c) for c in CONDITIONS}},
+              "seconds": {"finetune": time.time() - t0}}
+    rd.save_result(parts, result)
+    rd.log(f"E1 {'/'.join(parts)}: train loss {history['train_loss'][-1]:.4f}, val {history['val_error'][-1]:.2f}%",
+           echo=False)
+    return result
+
+
+def choose_rate(scores: dict):
+    """The rate with the lowest validation error ({rate: error or None if diverged}); ties go to the
+    smaller rate; None if every rate diverged."""
+    ok = sorted((err, lr) for lr, err in scores.items() if err is not None)
+    return ok[0][1] if ok else None
+
+
+def next_smaller_rate(grid, best, edge_grid):
+    """The edge rule: the rate to add when ``best`` is the smallest of ``grid`` (else None)."""
+    if best is None or best != min(grid):
+        return None
+    smaller = [r for r in edge_grid if r < best]
+    return max(smaller) if smaller else None
+
+
+def run_e1(mnist, out, plan: E1Plan = E1Plan(), jobs: int = 1, scheduler: str | None = None, log=None) -> dict:
+    """Run (or resume) E1 in run directory ``out``: pretraining, tuning with the edge rule, then every
+    (level, model, seed) at the model's chosen rate; returns :func:`e1_summary`. Units go through
+    :mod:`.parallel` (in this process when jobs=1 and no scheduler)."""
+    from .parallel import make_executor, wait_all  # noqa: PLC0415
+
+    rd = RunDir(out)
+    rd.start(plan.protocol())
+    log = log or rd.log
+    out = str(rd.path.resolve())
+    seed0, grids = plan.seeds[0], {m: list(plan.lr_grid) for m in plan.models}
+    with make_executor(jobs, scheduler, inline=True) as ex:
+        shared = ex.share(mnist)
+        # wave 1: every pretraining but B''s (a copy of IMF's, made when its unit runs)
+        wait_all(ex.submit(_e1_pretrain_task, out, shared, plan, level, model, seed)
+                 for level in plan.levels for seed in plan.seeds for model in plan.models
+                 if E1_MODELS[model][1] != "B'")
+        # wave 2: the tuning grid, growing by the edge rule until no model's best rate is at its low edge
+        chosen, todo = {}, list(plan.models)
+        while todo:
+            results = wait_all(ex.submit(e1_unit, out, shared, plan, 0, m, seed0, lr, True)
+                               for m in todo for lr in grids[m])
+            it = iter(results)
+            scores = {m: {lr: _val(next(it)) for lr in grids[m]} for m in todo}
+            still = []
+            for m in todo:
+                best = choose_rate(scores[m])
+                extra = next_smaller_rate(grids[m], best, plan.edge_grid)
+                if best is None:
+                    raise DivergenceError(f"E1 {m}: every rate of {grids[m]} diverged")
+                if extra is None:
+                    chosen[m] = best
+                else:
+                    grids[m].append(extra)
+                    still.append(m)
+            todo = still
+        log(f"E1 rates chosen on validation: {chosen} (grids {grids})")
+        # wave 3: the final units
+        wait_all(ex.submit(e1_unit, out, shared, plan, level, m, seed, chosen[m], False)
+                 for level in plan.levels for seed in plan.seeds for m in plan.models)
+    summary = e1_summary(rd, plan, chosen, grids)
+    rd.write_metrics(summary, "e1.json")
+    return summary
+
+
+def _e1_pretrain_task(out, mnist, plan: E1Plan, level: int, model: str, seed: int) -> None:
+    from .mnist import MnistHalves  # noqa: PLC0415
+
+    e1_pretrained(RunDir(out), MnistHalves(mnist, plan.preset, backend.get_xp("numpy")), plan, level, model, seed)
+
+
+def _val(result):
+    return None if "final" not in result else result["final"]["val_error"]
+
+
+def e1_rule(dmf_losses, imf_losses, dmf_errors, imf_errors, epochs: int = 10, need: int = 4) -> dict:
+    """docs/claims.md's E1 rule at one damage level, over paired seeds.
+
+    dmf_losses, imf_losses: (seeds, epochs) training losses; dmf_errors, imf_errors: (seeds,) Left+Right
+    test errors. A seed counts for the loss if DMF's loss is at or below IMF's at EVERY epoch 1..epochs,
+    and for the error if DMF's is strictly below. Passes with ``need`` seeds on both counts. Also the
+    mirrored loss count (IMF strictly below at every epoch), for the 'reversed' verdict.
+    """
+    d, i = np.asarray(dmf_losses, float)[:, :epochs], np.asarray(imf_losses, float)[:, :epochs]
+    de, ie = np.asarray(dmf_errors, float), np.asarray(imf_errors, float)
+    if d.shape != i.shape or d.shape[1] < epochs or de.shape != ie.shape or de.shape[0] != d.shape[0]:
+        raise ValueError(f"need paired (seeds, >= {epochs}) losses and (seeds,) errors; got {d.shape}, {i.shape}, "
+                         f"{de.shape}, {ie.shape}")
+    loss_seeds = int(np.all(d <= i, axis=1).sum())
+    error_seeds = int((de < ie).sum())
+    return {"seeds": int(d.shape[0]), "epochs": epochs, "loss_seeds": loss_seeds, "error_seeds": error_seeds,
+            "imf_loss_lower_seeds": int(np.all(i < d, axis=1).sum()),
+            "passes": loss_seeds >= need and error_seeds >= need,
+            "narrow": loss_seeds == need or error_seeds == need}
+
+
+def e1_summary(rd, plan: E1Plan, chosen: dict, grids: dict) -> dict:
+    """figures/study.json's "e1" part: {model: {level: {"train_loss": {"mean", "seeds"}, "test_error":
+    {"mean", "std", "seeds", "values"}, "right_only", "layer_stats" (seed mean)}}}, plus each DMF
+    variant's E1 rule against IMF at each level ("rule") and the tuning ("tuning")."""
+    out = {"models": {}, "rule": {}, "tuning": {"chosen_lr": chosen, "grids": grids}}
+    runs = {}
+    for m in plan.models:
+        for level in plan.levels:
+            rs = [rd.result(*_e1_unit_dir(level, m, s), f"lr{chosen[m]:g}") for s in plan.seeds]
+            rs = [r for r in rs if r is not None and "final" in r]
+            runs[(m, level)] = rs
+            if not rs:
+                continue
+            loss = np.array([r["history"]["train_loss"] for r in rs])
+            err = np.array([r["final"]["test"]["left+right"] for r in rs])
+            right = np.array([r["final"]["test"]["right"] for r in rs])
+            layers = rs[0]["layer_stats"]
+            out["models"].setdefault(m, {})[str(level)] = {
+                "train_loss": {"mean": loss.mean(axis=0).tolist(), "seeds": len(rs)},
+                "test_error": _cell(err), "right_only": _cell(right),
+                "layer_stats": {name: {k: float(np.mean([r["layer_stats"][name][k] for r in rs])) for k in v}
+                                for name, v in layers.items()}}
+    for m in plan.models:
+        if not m.startswith("dmf"):
+            continue
+        for level in plan.levels:
+            d, i = runs.get((m, level), []), runs.get(("imf", level), [])
+            if len(d) == len(i) == len(plan.seeds):
+                out["rule"].setdefault(m, {})[str(level)] = e1_rule(
+                    [r["history"]["train_loss"] for r in d], [r["history"]["train_loss"] for r in i],
+                    [r["final"]["test"]["left+right"] for r in d], [r["final"]["test"]["left+right"] for r in i],
+                    epochs=min(10, plan.preset.finetune_epochs))
+    return out
+
+
+def _cell(values) -> dict:
+    v = np.asarray(values, float)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0, "seeds": int(v.size),
+            "values": v.tolist()}
+
+
 __all__ = ["VARIANTS", "pretrain_variant", "layerwise_pretraining", "modality_only", "scaled_config",
-           "dmf_from_imf", "layer_statistics", "path_statistics"]
+           "dmf_from_imf", "layer_statistics", "path_statistics", "E1_MODELS", "E1Plan", "e1_unit",
+           "e1_pretrained", "run_e1", "e1_rule", "e1_summary", "choose_rate", "next_smaller_rate"]
