@@ -231,3 +231,19 @@ def test_e1_on_two_processes_gives_the_serial_summary(e1_run, tmp_path):
     out, plan, serial = e1_run
     parallel = S.run_e1(fake_digits(), tmp_path / "e1-jobs2", plan, jobs=2, log=lambda _m: None)
     assert parallel == serial
+
+
+@pytest.mark.parametrize("model", ["emf", "imf", "dmf"])
+def test_lsuv_init_gives_unit_pre_activation_std(train, model):
+    arch, p = _init(model)
+    xs = [x[:100] for x in train.xs()]
+    report = S.lsuv_init(p, xs, arch)
+    after = S.layer_statistics(p, xs, arch)
+    assert set(report) == set(after) | {"out"}
+    for name, st in after.items():
+        assert abs(st["pre_std"] - 1) <= 0.05, (name, st)
+    logits = forward(p, xs, arch).logits.astype(np.float64)
+    assert abs(logits.std() - 1) <= 0.05
+    assert any(abs(b - 1) > 0.05 for b, _ in report.values())   # something needed rescaling
+    with pytest.raises(ValueError, match="target > 0"):
+        S.lsuv_init(p, xs, arch, target=0)

@@ -251,6 +251,47 @@ def path_statistics(params: dict, xs, labels, arch: Architecture) -> dict:
     return out
 
 
+# --- E2: a data-driven initialisation for all three schemes --------------------------------------
+
+def _layer_inputs(arch: Architecture) -> list:
+    """(layer name, weight keys feeding it), bottom-up, the classifier last."""
+    out = []
+    for l in range(1, arch.L + 1):
+        if l >= 2 and l in arch.modality_levels():
+            out += [(f"h^{name}_{l}", [arch.W_mod(m, l - 1)]) for m, name in enumerate(arch.names)]
+        if l in arch.shared_levels():
+            keys = [arch.W_fuse(m, l) for m in range(arch.M)] if l in arch.fusion_levels() else []
+            out.append((f"s_{l}", keys + ([arch.W_sh(l - 1)] if arch.has_shared_chain(l) else [])))
+    if arch.n_classes is not None:
+        out.append(("out", ["W^out"]))
+    return out
+
+
+def lsuv_init(params: dict, xs, arch: Architecture, target: float = 1.0, tol: float = 0.05,
+              max_passes: int = 10) -> dict:
+    """E2's initialisation (LSUV-style): bottom-up, every weight matrix feeding a layer is multiplied by
+    one common factor until the standard deviation of the layer's pre-activations on the batch ``xs``
+    is within ``tol`` of ``target`` (at most ``max_passes`` passes per layer). In place; returns
+    {layer: (std before, std after)}. The classifier's logits are scaled the same way.
+    """
+    if target <= 0 or tol <= 0 or max_passes < 1:
+        raise ValueError(f"need target > 0, tol > 0, max_passes >= 1; got {target}, {tol}, {max_passes}")
+    report = {}
+    for name, keys in _layer_inputs(arch):
+        before = None
+        for _ in range(max_passes):
+            fw = forward(params, xs, arch)
+            M = fw.logits if name == "out" else _pre_activations(params, arch, fw)[name]
+            std = float(backend.to_host(M).astype(np.float64).std())
+            before = std if before is None else before
+            if abs(std - target) <= tol or std == 0:
+                break
+            for key in keys:
+                params[key] *= params[key].dtype.type(target / std)
+        report[name] = (before, std)
+    return report
+
+
 # --- E1: the pretraining ablation, as units in a run directory ---------------------------------
 
 # an E1 model: (scheme, pretraining variant); IMF-C is the control docs/claims.md asks for if DMF-C passes
@@ -503,5 +544,5 @@ def _cell(values) -> dict:
 
 
 __all__ = ["VARIANTS", "pretrain_variant", "layerwise_pretraining", "modality_only", "scaled_config",
-           "dmf_from_imf", "layer_statistics", "path_statistics", "E1_MODELS", "E1Plan", "e1_unit",
+           "dmf_from_imf", "layer_statistics", "path_statistics", "lsuv_init", "E1_MODELS", "E1Plan", "e1_unit",
            "e1_pretrained", "run_e1", "e1_rule", "e1_summary", "choose_rate", "next_smaller_rate"]
