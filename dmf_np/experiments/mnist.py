@@ -33,6 +33,7 @@ from ..errors import DivergenceError
 from ..optim import SGD
 from ..pretrain import CDConfig, pretrain_fusion
 from ..train import error_rate, fit_classifier
+from .parallel import make_executor, wait_all
 from .rundir import RunDir
 
 MODELS = ("emf", "imf", "dmf")
@@ -185,8 +186,9 @@ class MnistHalves:
         if level > 0:
             rng = np.random.default_rng(damage_seed(seed, level, name))
             right = apply_mask(right, damage_mask(right.shape[0], level, kind, rng))
-        dev = lambda a, dt=backend.DEFAULT_DTYPE: backend.to_device(a, self.xp, dt)  # noqa: E731
-        return Split(dev(left), dev(right), dev(labels.astype(np.int64), None))
+        return Split(backend.to_device(left, self.xp, backend.DEFAULT_DTYPE),
+                     backend.to_device(right, self.xp, backend.DEFAULT_DTYPE),
+                     backend.to_device(labels.astype(np.int64), self.xp, None))
 
 
 # --- one unit of work ---------------------------------------------------------------------------
@@ -350,7 +352,6 @@ def run_units_parallel(rd: RunDir, mnist: Mnist, data: MnistHalves, opts: Option
     and runs with one BLAS thread, so its result is the serial run's, bit for bit, wherever and in
     whatever order it ran; the run directory must be visible to every worker at the same path.
     """
-    from .parallel import make_executor, wait_all  # noqa: PLC0415
 
     out = str(rd.path.resolve())
     worker_opts = replace(opts, show_progress=False)  # progress bars from many processes would interleave

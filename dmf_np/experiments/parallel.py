@@ -27,6 +27,8 @@ import concurrent.futures as cf
 import os
 from dataclasses import dataclass, field
 
+from threadpoolctl import threadpool_limits
+
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -44,8 +46,6 @@ def one_blas_thread_env() -> None:
 def single_threaded(fn, *args, **kwargs):
     """``fn(*args, **kwargs)`` with every loaded BLAS/OpenMP pool limited to one thread (see the module
     docstring); what every submitted unit runs through."""
-    from threadpoolctl import threadpool_limits  # noqa: PLC0415
-
     one_blas_thread_env()
     with threadpool_limits(limits=1):
         return fn(*args, **kwargs)
@@ -53,7 +53,7 @@ def single_threaded(fn, *args, **kwargs):
 
 def _import_distributed():
     try:
-        import distributed  # noqa: PLC0415
+        import distributed  # optional (the 'parallel' extra): imported only when asked for
     except ImportError as exc:
         raise DaskMissing("--scheduler needs Dask: python -m pip install 'dask[distributed]' "
                           "(or the project's extra: python -m pip install -e '.[parallel]'); "

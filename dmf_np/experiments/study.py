@@ -40,6 +40,8 @@ from ..optim import SGD
 from ..pretrain import CDConfig, pretrain_fusion, rbm_schedule, split_rbm_weights, train_rbm
 from ..rbm import BERNOULLI, init_rbm
 from ..train import fit_classifier
+from .mnist import CONDITIONS, PRESETS, MnistHalves, derived_seed, evaluate
+from .parallel import make_executor, wait_all
 from .rundir import RunDir
 
 VARIANTS = ("A", "B", "B'", "C")
@@ -314,8 +316,6 @@ class E1Plan:
     path_rows: int = 500                    # learning paths on the first rows, after every epoch
 
     def __post_init__(self):
-        from .mnist import PRESETS  # noqa: PLC0415
-
         if self.preset is None:
             object.__setattr__(self, "preset", PRESETS["paper"])
         if 0 not in self.levels:
@@ -347,8 +347,6 @@ def e1_pretrained(rd, data, plan: E1Plan, level: int, model: str, seed: int):
     The initial weights and CD seeds are :mod:`.mnist`'s, so EMF, IMF and DMF-A are the networks of
     ``reproduce table1`` with the same seed and data, bit for bit.
     """
-    from .mnist import derived_seed  # noqa: PLC0415
-
     scheme, variant = E1_MODELS[model]
     arch = plan.preset.architecture(scheme)
     params = init_params(arch, np.random.default_rng(derived_seed(seed, "init")), xp=data.xp)
@@ -370,8 +368,6 @@ def e1_pretrained(rd, data, plan: E1Plan, level: int, model: str, seed: int):
 def e1_unit(out, mnist, plan: E1Plan, level: int, model: str, seed: int, lr: float, tuning: bool = False) -> dict:
     """One E1 unit: pretraining variant, layer statistics, fine-tuning with the learning paths logged
     after every epoch on a fixed batch; its result.json (read back if done)."""
-    from .mnist import CONDITIONS, MnistHalves, derived_seed, evaluate  # noqa: PLC0415
-
     rd = RunDir(out)
     parts = _e1_unit_dir(level, model, seed) + (f"lr{lr:g}",)
     done = rd.result(*parts)
@@ -430,8 +426,6 @@ def run_e1(mnist, out, plan: E1Plan = E1Plan(), jobs: int = 1, scheduler: str | 
     """Run (or resume) E1 in run directory ``out``: pretraining, tuning with the edge rule, then every
     (level, model, seed) at the model's chosen rate; returns :func:`e1_summary`. Units go through
     :mod:`.parallel` (in this process when jobs=1 and no scheduler)."""
-    from .parallel import make_executor, wait_all  # noqa: PLC0415
-
     rd = RunDir(out)
     rd.start(plan.protocol())
     log = log or rd.log
@@ -472,8 +466,6 @@ def run_e1(mnist, out, plan: E1Plan = E1Plan(), jobs: int = 1, scheduler: str | 
 
 
 def _e1_pretrain_task(out, mnist, plan: E1Plan, level: int, model: str, seed: int) -> None:
-    from .mnist import MnistHalves  # noqa: PLC0415
-
     e1_pretrained(RunDir(out), MnistHalves(mnist, plan.preset, backend.get_xp("numpy")), plan, level, model, seed)
 
 
