@@ -149,10 +149,11 @@ def normalize_cuts(cut, arch: Architecture) -> frozenset:
 
 
 def cross_modal_cuts(arch: Architecture) -> tuple:
-    """Cuts of every shared-path error into the modality stacks below the top unit.
+    """Cuts of every shared-path error into the modality layers of levels 2..L-1.
 
-    What is left is the single path of IMF (error enters the modality stacks only at s_L), so
-    comparing a DMF trained with and without these cuts measures what Eq. 7 contributes.
+    Level 1 is not cut: its layers are the inputs, where an error changes no gradient. What is left
+    is the single path of IMF (error enters the modality stacks only at s_L), so comparing a DMF
+    trained with and without these cuts measures what Eq. 7 contributes.
     """
     return tuple(("shared", m, l) for l in arch.fusion_levels() if 2 <= l < arch.L for m in range(arch.M))
 
@@ -209,8 +210,8 @@ def backward(params: dict, fw: Forward, dE_dtop, cut=(), input_grads=False, work
                 continue  # an input: no weights below it
             delta_h[(m, l)] = sigmoid_backward(dh[(m, l)], fw.h[(m, l)], out=buf(("delta_h", m, l), n_h))
             W, b = arch.W_mod(m, l - 1), arch.b_mod(m, l)
-            _, grads[W], grads[b] = affine_backward(delta_h[(m, l)], fw.h[(m, l - 1)], None, need_dx=False,
-                                                    out=(None, buf(("grad", W), params[W].shape), buf(("grad", b), n_h[1:])))
+            out = (None, buf(("grad", W), params[W].shape), buf(("grad", b), n_h[1:]))
+            _, grads[W], grads[b] = affine_backward(delta_h[(m, l)], fw.h[(m, l - 1)], None, need_dx=False, out=out)
         delta_s_next = delta_s
     for key, value in params.items():  # parameters no error reached (every path into them cut)
         if key not in grads and key not in (W_OUT, B_OUT):

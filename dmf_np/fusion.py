@@ -42,7 +42,8 @@ SCHEMES = ("emf", "imf", "dmf")
 _DEFAULT_NAMES = ("x", "y", "z")
 W_OUT, B_OUT = "W^out", "b^out"  # the classifier on s_L
 # W or b, an optional prime (decoder), then {m->s} / {s->m} / m / s / out, then _l
-_KEY_RE = re.compile(r"([Wb])(')?\^(?:\{([A-Za-z][A-Za-z0-9]*)->s\}|\{s->([A-Za-z][A-Za-z0-9]*)\}|([A-Za-z][A-Za-z0-9]*))(?:_(\d+))?")
+_NAME = r"[A-Za-z][A-Za-z0-9]*"
+_KEY_RE = re.compile(rf"([Wb])(')?\^(?:\{{({_NAME})->s\}}|\{{s->({_NAME})\}}|({_NAME}))(?:_(\d+))?")
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,8 @@ class Architecture:
         """What a parameter key names: ``'W^{y->s}_2'`` -> ParamKey(weight=True, edge='fusion', m=1, l=2)."""
         match = _KEY_RE.fullmatch(key)
         if match is None:
-            raise ValueError(f"{key!r} is not a parameter key (e.g. 'W^x_1', 'W^{{x->s}}_2', 'W^s_1', 'b^s_2', 'W^out')")
+            raise ValueError(f"{key!r} is not a parameter key "
+                             f"(e.g. 'W^x_1', 'W^{{x->s}}_2', 'W^s_1', 'b^s_2', 'W^out')")
         letter, prime, to_s, from_s, plain, level = match.groups()
         weight, decoder = letter == "W", prime == "'"
         if plain == "out" and level is None:

@@ -22,10 +22,10 @@ class Workspace:
     """Named buffers reused from one minibatch to the next, so training allocates nothing per step.
 
     ``ws.buffer(name, shape, like, dtype=None)`` returns an uninitialised array of ``shape`` with
-    ``like``'s array module and dtype (or ``dtype``), the same memory on every call with that name. Row counts may shrink
-    (the last, smaller minibatch of an epoch gets the first rows, still contiguous); a larger or
-    otherwise different shape replaces the buffer. Results written into a workspace are overwritten
-    by the next call that uses it: read them, or copy them, before.
+    ``like``'s array module and dtype (or ``dtype``), the same memory on every call with that name.
+    Row counts may shrink (the last, smaller minibatch of an epoch gets the first rows, still
+    contiguous); a larger or otherwise different shape replaces the buffer. Results written into a
+    workspace are overwritten by the next call that uses it: read them, or copy them, before.
     """
 
     def __init__(self):

@@ -128,8 +128,11 @@ def draw_fig4(data: dict, title: str | None = None, curves: dict | None = None):
 
 def table1_data(table: dict) -> dict:
     """The JSON of Table 1: {"left+right": {"<model>": {"<damage %>": {"mean", "std", "seeds"}}}, "right": ...}."""
-    return {c: {m: {d: {k: cell[k] for k in ("mean", "std", "seeds")} for d, cell in sorted(by_d.items(), key=lambda kv: int(kv[0]))}
-                for m, by_d in by_model.items()} for c, by_model in table.items()}
+    def cells(by_level):  # damage levels in numeric order
+        ordered = sorted(by_level.items(), key=lambda kv: int(kv[0]))
+        return {d: {k: cell[k] for k in ("mean", "std", "seeds")} for d, cell in ordered}
+
+    return {c: {m: cells(by_level) for m, by_level in by_model.items()} for c, by_model in table.items()}
 
 
 def table1_markdown(table: dict, paper: dict, levels, notes: str = "") -> str:

@@ -16,8 +16,9 @@ AttributeError as CuPy does, what CuPy refuses:
 * ``take(..., out=)`` into another dtype, ``argsort`` with a ``kind`` other than None or 'stable'.
 
 It lets through what CuPy lets through: host index arrays and lists (CuPy copies them to the device),
-NumPy scalars, ``float()``, ``numpy.float64()`` and ``format()`` of a 0-d array. It is NumPy 2 underneath, so type promotion
-follows NEP 50 like CuPy 14 (CuPy 13 kept float32 for ``float32 array * numpy.float64 scalar``).
+NumPy scalars, ``float()``, ``numpy.float64()`` and ``format()`` of a 0-d array. It is NumPy 2
+underneath, so type promotion follows NEP 50 like CuPy 14 (CuPy 13 kept float32 for
+``float32 array * numpy.float64 scalar``).
 What CuPy does was read from its source (cupy/_core/core.pyx, _routines_indexing.pyx, _kernel.pyx,
 cupy/random/_generator_api.pyx) and its "Differences between CuPy and NumPy" page.
 
@@ -48,7 +49,7 @@ _NOT_ON_CUPY_ARRAY = {"ctypes", "data", "tofile", "tostring", "setflags", "bytes
                       "getfield", "setfield", "dump", "dumps"}
 
 
-class ndarray:  # noqa: N801  (named as CuPy names it, so that xp.ndarray reads the same)
+class ndarray:  # named as CuPy names it, so that xp.ndarray reads the same
     """A device array: a NumPy array that may only meet other device arrays and scalars."""
 
     # dmf_np.backend recognises a CuPy array by the module of its type.

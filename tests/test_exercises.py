@@ -37,7 +37,8 @@ def _calls(path: Path) -> list[str]:
     """The exercise numbers of the tutorial's attempt(...) calls, in order."""
     text = path.read_text()
     numbers = re.findall(r'^attempt\("(\d+\.\d+)"', text, flags=re.MULTILINE)
-    assert len(numbers) == text.count("attempt("), f"{path.name}: every attempt( call starts a line with a literal number"
+    assert len(numbers) == text.count("attempt("), \
+        f"{path.name}: every attempt( call starts a line with a literal number"
     return numbers
 
 
@@ -55,7 +56,8 @@ def test_exercises_are_numbered_and_have_solutions(path):
     assert len(calls) == len(set(calls)), f"{path.name}: an exercise number is used twice: {calls}"
     headings = re.findall(r"^# ### Exercise (\d+\.\d+): ", path.read_text(), flags=re.MULTILINE)
     assert headings == calls, f"{path.name}: headings {headings} do not match the attempt calls {calls}"
-    assert all(int(c.split(".")[0]) == number for c in calls), f"{path.name}: exercises {calls} must be numbered {number}.k"
+    assert all(int(c.split(".")[0]) == number for c in calls), \
+        f"{path.name}: exercises {calls} must be numbered {number}.k"
     assert (exercises.SOLUTIONS_DIR / f"tutorial_{number:02d}.py").is_file()
 
 
@@ -64,7 +66,8 @@ def test_exercises_are_numbered_and_have_solutions(path):
 def test_solutions_pass_the_tutorials_checks(path, tmp_path):
     result = _run(path, tmp_path, solutions=True)
     assert result.returncode == 0, (f"{path.name} with the solutions failed (exit {result.returncode})\n"
-                                    f"--- stdout (tail) ---\n{result.stdout[-3000:]}\n--- stderr (tail) ---\n{result.stderr[-3000:]}")
+                                    f"--- stdout (tail) ---\n{result.stdout[-3000:]}\n"
+                                    f"--- stderr (tail) ---\n{result.stderr[-3000:]}")
     lines = [LINE.match(line) for line in result.stdout.splitlines()]
     reports = [(m.group(1), m.group(2)) for m in lines if m]
     assert [n for n, _ in reports] == _calls(path), f"{path.name}: exercise reports {reports}"

@@ -243,7 +243,10 @@ for key, g in g_hand.items():
 REPEAT = 50 if FAST else 300
 KS = (1, 3, 10) if FAST else (1, 2, 3, 5, 10, 30)
 v_many = np.repeat(data, REPEAT, axis=0)               # many chains per data vector
-flat = lambda g: np.concatenate([g[k].ravel() for k in ("W", "b_h", "b_v")])
+def flat(g):
+    return np.concatenate([g[k].ravel() for k in ("W", "b_h", "b_v")])
+
+
 g_exact = flat(exact)
 print(f"{len(v_many)} chains; relative error |CD-k - exact| / (|CD-k| + |exact|), and cosine:")
 print(f"  {'k':>4s}  {'samples: rel. err':>18s} {'cosine':>7s}   {'mean-field: rel. err':>21s} {'cosine':>7s}")
