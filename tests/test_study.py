@@ -54,6 +54,7 @@ def test_variant_b_drops_the_chain_from_the_shared_rbms(train):
     assert not np.array_equal(a[arch.W_fuse(0, 2)], b[arch.W_fuse(0, 2)])
 
 
+@pytest.mark.slow  # 10 pretraining epochs: a fifth of the fast loop (#12 item 9)
 def test_variant_c_scales_rates_by_visible_units_and_trains_10_epochs(train):
     arch, p = _init("dmf")
     hist = S.pretrain_variant("C", p, arch, train.xs(), CONFIG, seed=7)
