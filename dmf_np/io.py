@@ -18,7 +18,13 @@ from .backend import to_device, to_host
 def atomic_write_bytes(path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (temporary file + rename); returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:  # a file stands where a directory must be
+        blocker = next((p for p in (path.parent, *path.parent.parents) if p.exists() and not p.is_dir()),
+                       path.parent)
+        raise NotADirectory(f"cannot write {path}: {blocker} is a file, not a directory; choose another "
+                            f"output path (or move that file away)") from exc
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -39,6 +45,10 @@ def atomic_write_text(path, text: str) -> Path:
 
 def atomic_write_json(path, obj) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+class NotADirectory(ValueError):
+    """An output path runs through an existing file where a directory must be."""
 
 
 class CorruptFile(ValueError):

@@ -277,3 +277,19 @@ def test_run_directory_refuses_a_file_and_a_corrupt_config(tmp_path):
     (tmp_path / "r" / "config.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"config.json is not valid JSON .*another --out"):
         RunDir(tmp_path / "r").start({"preset": "tiny"})
+
+
+@pytest.mark.parametrize("flag", ["--out", "--checkpoint-dir"])
+def test_pretrain_output_through_an_existing_file(capsys, tmp_path, flag):
+    (tmp_path / "notes.txt").write_text("mine")
+    err = cli_error(capsys, ["pretrain", "--n", "50", "--epochs", "1", "--quiet", flag, str(tmp_path / "notes.txt")])
+    assert "notes.txt is a file, not a directory" in err and "FileExistsError" not in err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_atomic_writes_name_a_file_in_the_way(tmp_path):
+    from dmf_np.io import atomic_write_json
+
+    (tmp_path / "a").write_text("mine")
+    with pytest.raises(ValueError, match=r"cannot write .*a/b/c.json: .*a is a file, not a directory"):
+        atomic_write_json(tmp_path / "a" / "b" / "c.json", {})
