@@ -97,7 +97,9 @@ def fit_classifier(params: dict, arch: Architecture, xs, labels, *, epochs: int,
             idx = order[i:i + batch_size]
             xb = [xp.take(x, idx, axis=0, out=b[:len(idx)]) for x, b in zip(xs, batch_xs)]
             yb = xp.take(labels, idx, out=batch_y[:len(idx)])
-            loss, bw = loss_and_grads(params, xb, yb, arch, cut=cut, workspace=ws)
+            # check=False: the whole data set was validated above, once; checking each minibatch
+            # again would read the labels back from the device every step
+            loss, bw = loss_and_grads(params, xb, yb, arch, cut=cut, workspace=ws, check=False)
             losses.append(loss)
             optimizer.step(params, bw.grads, lr=lr)
         epoch_loss = float(sum(float(v) for v in losses) / len(losses)) if losses else float("nan")

@@ -90,6 +90,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     config = CDConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
                       weight_decay=args.weight_decay, k=args.cd_k, persistent=args.persistent)
+    for flag, value in (("--out", args.out), ("--checkpoint-dir", args.checkpoint_dir)):
+        if value is not None and Path(value).exists() and not Path(value).is_dir():  # say so before training
+            raise ValueError(f"{flag}: {value} is a file, not a directory (give a new or existing directory)")
     xp = backend.get_xp(args.backend)
     xs, heldout, what = _load_data(args, xp)
     mnist = args.data == "mnist"

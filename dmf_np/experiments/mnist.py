@@ -303,7 +303,8 @@ def run_experiment(mnist: Mnist, out, opts: Options, log=None, report_only: bool
     the default runs them one after another in this process.
     """
     rd = RunDir(out)
-    rd.start(opts.protocol(), backend_name=opts.backend)
+    parallel = jobs != 1 or scheduler is not None  # units then run in workers limited to one BLAS thread
+    rd.start(opts.protocol(), backend_name=opts.backend, units_blas_threads=1 if parallel else None)
     log = log or rd.log
     data = MnistHalves(mnist, opts.preset, backend.get_xp(opts.backend))
     if report_only:

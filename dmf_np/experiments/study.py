@@ -427,7 +427,8 @@ def run_e1(mnist, out, plan: E1Plan = E1Plan(), jobs: int = 1, scheduler: str | 
     (level, model, seed) at the model's chosen rate; returns :func:`e1_summary`. Units go through
     :mod:`.parallel` (in this process when jobs=1 and no scheduler)."""
     rd = RunDir(out)
-    rd.start(plan.protocol())
+    parallel = jobs != 1 or scheduler is not None  # units then run in workers limited to one BLAS thread
+    rd.start(plan.protocol(), units_blas_threads=1 if parallel else None)
     log = log or rd.log
     out = str(rd.path.resolve())
     seed0, grids = plan.seeds[0], {m: list(plan.lr_grid) for m in plan.models}

@@ -1,0 +1,214 @@
+"""Issue 13's study, E1 (the pretraining ablation): figures/study.json, its verdicts and its figures.
+
+Reads a finished E1 run directory (``dmf_np.experiments.study.run_e1``; the command is in
+docs/claims.md) and writes
+
+* ``figures/study.json``: ``{"e1": {"<variant>": {"<damage>": {"<model>": {"train_loss": {"mean": [...],
+  "seeds": N}, "test_error": {"mean", "std", "seeds", "values"}, "right_only": {...}}}}}, ...},
+  "verdicts": {...}, "pending": [...]}``. A variant's models are "emf", "imf" (the same baselines in
+  every variant) and "dmf" (that variant's DMF). Beside them: the E1 rule per variant and level, the
+  tuning, the layer statistics before fine-tuning, and the learning paths per epoch (seed means).
+* ``figures/study_e1_fig4.png``: Fig. 4 for every variant; ``figures/study_e1_paths.png``: the learning
+  paths during fine-tuning, the figure that explains it.
+
+The verdicts follow docs/claims.md's pre-registered rules, computed here from the numbers, never typed in.
+
+    python scripts/study_report.py runs/study-e1 --json figures/study.json --figures figures
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dmf_np.io import atomic_write_json
+from dmf_np.plots import MODEL_STYLE, show_and_save
+
+VARIANTS = {"dmf-A": "A", "dmf-B": "B", "dmf-B'": "B'", "dmf-C": "C"}
+NEED = 4  # seeds of 5 that a rule asks for (docs/claims.md)
+WATCHED = ("h^x_2", "h^x_3")           # the modality layers whose Eq. 5 terms the paths figure follows
+WATCHED_PARAM = "W^x_1"                 # the bottom weight of modality x: every path reaches it
+
+
+def _units(run: Path, level, model: str, lr) -> list:
+    """The finished final units of (level, model) at rate lr, in seed order."""
+    found = sorted((run / "units" / f"d{level}" / model).glob(f"seed*/lr{lr:g}/result.json"),
+                   key=lambda p: int(p.parent.parent.name[4:]))
+    results = [json.loads(p.read_text()) for p in found]
+    return [r for r in results if "final" in r]
+
+
+def path_dynamics(results: list) -> dict:
+    """Seed means, per epoch, of the learning-path log of each unit (index 0: before fine-tuning)."""
+    def series(get):
+        rows = [[get(r["paths_before"])] + [get(p) for p in r["history"]["paths"]] for r in results]
+        return np.mean(np.array(rows, float), axis=0).tolist()
+
+    out = {}
+    for layer in WATCHED:
+        if layer in results[0]["paths_before"]["layers"]:
+            out[layer] = {k: series(lambda p, k=k, layer=layer: p["layers"][layer][k])
+                          for k in ("modality", "shared", "cosine")}
+    if WATCHED_PARAM not in results[0]["paths_before"]["shares"]:
+        return out  # EMF: no modality layers above the input
+    out[f"share_shared {WATCHED_PARAM}"] = series(lambda p: p["shares"][WATCHED_PARAM]["shared"])
+    if "cut" in results[0]["paths_before"]:
+        out[f"cut_cosine {WATCHED_PARAM}"] = series(lambda p: p["cut"]["cosine_to_full"][WATCHED_PARAM])
+    return out
+
+
+def verdict_c1a(rule: dict, levels) -> tuple:
+    """C1a from the E1 rule (docs/claims.md): supported / reversed / not supported / inconclusive."""
+    levels = [str(d) for d in levels]
+    if any(len(rule.get(m, {})) < len(levels) or rule[m][d]["seeds"] < 5 for m in VARIANTS for d in levels):
+        return "inconclusive", "fewer than 5 finished paired seeds for some variant and level"
+    passing = [m for m in VARIANTS if all(rule[m][d]["passes"] for d in levels)]
+    if passing:
+        if passing == ["dmf-C"]:
+            return "inconclusive", "only DMF-C passes; the protocol then asks for IMF-C, not yet run"
+        return "supported", f"{', '.join(passing)} pass(es) the E1 rule at every level"
+    if all(rule[m][d]["imf_loss_lower_seeds"] >= NEED for m in VARIANTS for d in levels):
+        return "reversed", "IMF's training loss is below every DMF variant's at every epoch 1-10 in >= 4 of 5 seeds"
+    return "not supported", "no variant passes the E1 rule at every level"
+
+
+def verdict_c2(e1: dict, val0: dict, levels) -> tuple:
+    """C2 from E1: DMF* (lowest seed-0 clean validation error among the variants) against IMF and EMF."""
+    star = min(VARIANTS, key=lambda m: val0[m])
+    ahead, behind = [], []
+    for d in (str(x) for x in levels):
+        cells = e1[VARIANTS[star]][d]
+        dmf = np.array(cells["dmf"]["test_error"]["values"])
+        rivals = [np.array(cells[m]["test_error"]["values"]) for m in ("imf", "emf")]
+        ahead.append(all(int((dmf < r).sum()) >= NEED for r in rivals))
+        behind.append(any(int((r < dmf).sum()) >= NEED for r in rivals))
+    if all(ahead):
+        return star, "supported"
+    if all(behind):
+        return star, "reversed"
+    return star, "not supported"
+
+
+def build(run: Path) -> dict:
+    summary = json.loads((run / "e1.json").read_text())
+    plan = json.loads((run / "config.json").read_text())["protocol"]
+    levels, chosen = plan["levels"], summary["tuning"]["chosen_lr"]
+    e1 = {}
+    for model, variant in VARIANTS.items():
+        for d in (str(x) for x in levels):
+            for name, source in (("emf", "emf"), ("imf", "imf"), ("dmf", model)):
+                cell = summary["models"].get(source, {}).get(d)
+                if cell is not None:
+                    e1.setdefault(variant, {}).setdefault(d, {})[name] = {
+                        k: cell[k] for k in ("train_loss", "test_error", "right_only")}
+    paths, val0 = {}, {}
+    for model in ("emf", "imf", *VARIANTS):
+        for d in levels:
+            results = _units(run, d, model, chosen[model])
+            if results:
+                paths.setdefault(model, {})[str(d)] = path_dynamics(results)
+            if d == 0 and results:
+                val0[model] = results[0]["final"]["val_error"]   # seed 0: the first finished unit
+    c1a, why = verdict_c1a(summary["rule"], levels)
+    star, c2 = verdict_c2(e1, val0, levels)
+    return {"e1": {**e1, "rule": summary["rule"], "tuning": summary["tuning"],
+                   "layer_stats": {m: {d: c["layer_stats"] for d, c in by.items()}
+                                   for m, by in summary["models"].items()},
+                   "paths": paths, "validation_seed0": val0, "dmf_star": star},
+            "verdicts": {"C1a": c1a, "C2": c2},
+            "verdict_notes": {"C1a": why, "C2": f"from E1 only (DMF* = {star}); E3 adds test-only damage"},
+            "pending": ["C1b (E2)", "C1c (E2)", "C3 (E3)", "C4 (E4)"],
+            "command": "python scripts/study_report.py runs/study-e1 --json figures/study.json --figures figures"}
+
+
+def plot_fig4(study: dict, figures: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    e1 = study["e1"]
+    levels = sorted({d for v in VARIANTS.values() for d in e1.get(v, {})}, key=int)
+    fig, axes = plt.subplots(2, len(levels), figsize=(5.2 * len(levels), 7), squeeze=False, sharex=True)
+    shades = {"A": ("#d62728", "-"), "B": ("#9e1b1b", "--"), "B'": ("#ff7f7f", "-."), "C": ("#e377c2", ":")}
+    for j, d in enumerate(levels):
+        top, bottom = axes[0, j], axes[1, j]
+        lines = [("emf", e1["A"][d]["emf"], MODEL_STYLE["emf"]), ("imf", e1["A"][d]["imf"], MODEL_STYLE["imf"])]
+        for v, (color, ls) in shades.items():
+            if d in e1.get(v, {}):
+                lines.append((v, e1[v][d]["dmf"], dict(color=color, ls=ls, label=f"DMF-{v}")))
+        for _, cell, style in lines:
+            loss = cell["train_loss"]["mean"]
+            top.plot(range(1, len(loss) + 1), loss, lw=1.6, **style)
+            err = cell["test_error"]
+            bottom.errorbar([len(loss)], [100 - err["mean"]], yerr=[err["std"]], fmt="o", color=style["color"])
+        top.set_yscale("log")
+        top.set_title(f"right half damaged {d}% (mean of {e1['A'][d]['imf']['train_loss']['seeds']} seeds)")
+        bottom.set_xlabel("epoch")
+        top.set_ylabel("training loss ε (log)")
+        bottom.set_ylabel("final test accuracy (%), ±1 std")
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("E1: Fig. 4 under four DMF pretraining variants (docs/claims.md)")
+    fig.tight_layout()
+    return show_and_save(fig, "study_e1_fig4.png", save_to=figures, dpi=110)
+
+
+def plot_paths(study: dict, figures: Path, level: str = "0") -> Path:
+    import matplotlib.pyplot as plt
+
+    paths = study["e1"]["paths"]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    styles = {"imf": MODEL_STYLE["imf"], "dmf-A": dict(color="#d62728", ls="-", label="DMF-A"),
+              "dmf-B'": dict(color="#ff7f7f", ls="-.", label="DMF-B'")}
+    for model, style in styles.items():
+        p = paths.get(model, {}).get(level)
+        if p is None:
+            continue
+        epochs = range(len(p[f"share_shared {WATCHED_PARAM}"]))
+        if "h^x_2" in p:
+            ratio = [s / m if m > 0 else np.nan for s, m in zip(p["h^x_2"]["shared"], p["h^x_2"]["modality"])]
+            axes[0].plot(epochs, ratio, **style)
+            axes[1].plot(epochs, p["h^x_2"]["cosine"], **style)
+        axes[2].plot(epochs, p[f"share_shared {WATCHED_PARAM}"], **style)
+    axes[0].set_title("at h^x_2: ||Eq. 7 term|| / ||Eq. 2 term||")
+    axes[0].set_yscale("log")
+    axes[1].set_title("at h^x_2: cosine between the two terms of Eq. 5")
+    axes[2].set_title(f"share of ||dε/d{WATCHED_PARAM}|| carried by the shared paths")
+    for ax in axes:
+        ax.set_xlabel("epoch (0: after pretraining)")
+        ax.grid(alpha=0.3)
+    axes[2].legend(fontsize=8)
+    fig.suptitle(f"E1: the learning paths during fine-tuning, {level}% damage, seed means on a fixed batch")
+    fig.tight_layout()
+    return show_and_save(fig, "study_e1_paths.png", save_to=figures, dpi=110)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run", type=Path, help="a finished E1 run directory (holds e1.json)")
+    p.add_argument("--json", type=Path, default=None, help="write figures/study.json here")
+    p.add_argument("--figures", type=Path, default=None, help="write the two figures into this directory")
+    args = p.parse_args(argv)
+    if not (args.run / "e1.json").is_file():
+        print(f"error: {args.run / 'e1.json'} not found: is {args.run} a finished E1 run?", file=sys.stderr)
+        return 2
+    study = build(args.run)
+    if args.json:
+        atomic_write_json(args.json, study)
+    if args.figures:
+        plot_fig4(study, args.figures)
+        plot_paths(study, args.figures)
+    for claim, verdict in study["verdicts"].items():
+        print(f"{claim}: {verdict} ({study['verdict_notes'][claim]})")
+    for model, by_level in study["e1"]["rule"].items():
+        print(f"  {model}: " + "; ".join(f"{d}%: loss {r['loss_seeds']}/5, error {r['error_seeds']}/5"
+                                         f"{' PASS' if r['passes'] else ''}" for d, r in by_level.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
