@@ -177,7 +177,7 @@ def plot_paths(study: dict, figures: Path, level: str = "0") -> Path:
     axes[0].set_title("at h^x_2: ||Eq. 7 term|| / ||Eq. 2 term||")
     axes[0].set_yscale("log")
     axes[1].set_title("at h^x_2: cosine between the two terms of Eq. 5")
-    axes[2].set_title(f"share of ||dε/d{WATCHED_PARAM}|| carried by the shared paths")
+    axes[2].set_title(f"share of ||dε/d{WATCHED_PARAM}|| entering at s_2 (Eq. 7 term at h^x_2)")
     for ax in axes:
         ax.set_xlabel("epoch (0: after pretraining)")
         ax.grid(alpha=0.3)
