@@ -151,3 +151,71 @@ def table1_markdown(table: dict, paper: dict, levels, notes: str = "") -> str:
             rows.append(f"| {cname} | {m.upper()} | " + " | ".join(cells) + " |")
     text = "\n".join(rows) + "\n"
     return (notes.rstrip() + "\n\n" + text) if notes else text
+
+
+# --- issue 13's study (docs/claims.md): E1, the pretraining ablation ------------------------------
+
+E1_VARIANT_STYLE = {"A": dict(color="#d62728", ls="-"), "B": dict(color="#9e1b1b", ls="--"),
+                    "B'": dict(color="#ff7f7f", ls="-."), "C": dict(color="#e377c2", ls=":")}  # shades of DMF's red
+
+
+def draw_study_fig4(e1: dict):
+    """Fig. 4 under E1's four DMF pretraining variants (figures/study.json's "e1"): training loss per
+    epoch (top, log scale) and final test accuracy ± 1 std (bottom), one column per damage level."""
+    import matplotlib.pyplot as plt
+
+    levels = sorted(e1["A"], key=int)
+    fig, axes = plt.subplots(2, len(levels), figsize=(5.2 * len(levels), 7), squeeze=False, sharex=True)
+    for j, d in enumerate(levels):
+        top, bottom = axes[0, j], axes[1, j]
+        lines = [(e1["A"][d]["emf"], MODEL_STYLE["emf"]), (e1["A"][d]["imf"], MODEL_STYLE["imf"])]
+        lines += [(e1[v][d]["dmf"], dict(style, label=f"DMF-{v}")) for v, style in E1_VARIANT_STYLE.items()
+                  if d in e1.get(v, {})]
+        for cell, style in lines:
+            loss, err = cell["train_loss"]["mean"], cell["test_error"]
+            top.plot(range(1, len(loss) + 1), loss, lw=1.6, **style)
+            bottom.errorbar([len(loss)], [100 - err["mean"]], yerr=[err["std"]], fmt="o", color=style["color"])
+        top.set_yscale("log")
+        top.set_title(f"right half damaged {d}% (mean of {e1['A'][d]['imf']['train_loss']['seeds']} seeds)")
+        top.set_ylabel("training loss ε (log)")
+        bottom.set_ylabel("final test accuracy (%), ±1 std")
+        bottom.set_xlabel("epoch")
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("E1: Fig. 4 under four DMF pretraining variants (docs/claims.md)")
+    fig.tight_layout()
+    return fig
+
+
+def draw_study_paths(paths: dict, level: str = "0", layer: str = "h^x_2", param: str = "W^x_1"):
+    """The learning paths during E1's fine-tuning (seed means on a fixed batch; epoch 0 is the start):
+    at ``layer``, ||Eq. 7 term|| / ||Eq. 2 term|| and the cosine between them; and the share of
+    dε/d``param`` carried by the Eq. 7 term at the layer ``param`` feeds. IMF and every DMF variant."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    styles = {"imf": MODEL_STYLE["imf"], **{f"dmf-{v}": dict(style, label=f"DMF-{v}")
+                                            for v, style in E1_VARIANT_STYLE.items()}}
+    for model, style in styles.items():
+        p = paths.get(model, {}).get(level)
+        if p is None:
+            continue
+        share = p[f"share_shared {param}"]
+        epochs = range(len(share))
+        if layer in p and max(p[layer]["shared"]) > 0:  # IMF: no Eq. 7 term below the top
+            ratio = [s / m if m > 0 else float("nan") for s, m in zip(p[layer]["shared"], p[layer]["modality"])]
+            axes[0].plot(epochs, ratio, **style)
+            axes[1].plot(epochs, p[layer]["cosine"], **style)
+        axes[2].plot(epochs, share, **style)
+    axes[0].set_yscale("log")
+    axes[0].set_title(f"at {layer}: ||Eq. 7 term|| / ||Eq. 2 term||")
+    axes[1].set_title(f"at {layer}: cosine of the two terms of Eq. 5")
+    axes[2].set_title(f"share of dε/d{param} entering through Eq. 7")
+    for ax in axes:
+        ax.set_xlabel("epoch (0: after pretraining)")
+        ax.grid(alpha=0.3)
+    axes[2].legend(fontsize=8)
+    fig.suptitle(f"E1: the learning paths during fine-tuning, {level}% damage (seed means, fixed batch)")
+    fig.tight_layout()
+    return fig

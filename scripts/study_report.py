@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dmf_np.io import atomic_write_json
-from dmf_np.plots import MODEL_STYLE, show_and_save
+from dmf_np.plots import draw_study_fig4, draw_study_paths, show_and_save
 
 VARIANTS = {"dmf-A": "A", "dmf-B": "B", "dmf-B'": "B'", "dmf-C": "C"}
 NEED = 4  # seeds of 5 that a rule asks for (docs/claims.md)
@@ -127,64 +127,11 @@ def build(run: Path) -> dict:
 
 
 def plot_fig4(study: dict, figures: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    e1 = study["e1"]
-    levels = sorted({d for v in VARIANTS.values() for d in e1.get(v, {})}, key=int)
-    fig, axes = plt.subplots(2, len(levels), figsize=(5.2 * len(levels), 7), squeeze=False, sharex=True)
-    shades = {"A": ("#d62728", "-"), "B": ("#9e1b1b", "--"), "B'": ("#ff7f7f", "-."), "C": ("#e377c2", ":")}
-    for j, d in enumerate(levels):
-        top, bottom = axes[0, j], axes[1, j]
-        lines = [("emf", e1["A"][d]["emf"], MODEL_STYLE["emf"]), ("imf", e1["A"][d]["imf"], MODEL_STYLE["imf"])]
-        for v, (color, ls) in shades.items():
-            if d in e1.get(v, {}):
-                lines.append((v, e1[v][d]["dmf"], dict(color=color, ls=ls, label=f"DMF-{v}")))
-        for _, cell, style in lines:
-            loss = cell["train_loss"]["mean"]
-            top.plot(range(1, len(loss) + 1), loss, lw=1.6, **style)
-            err = cell["test_error"]
-            bottom.errorbar([len(loss)], [100 - err["mean"]], yerr=[err["std"]], fmt="o", color=style["color"])
-        top.set_yscale("log")
-        top.set_title(f"right half damaged {d}% (mean of {e1['A'][d]['imf']['train_loss']['seeds']} seeds)")
-        bottom.set_xlabel("epoch")
-        top.set_ylabel("training loss ε (log)")
-        bottom.set_ylabel("final test accuracy (%), ±1 std")
-        for ax in (top, bottom):
-            ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle("E1: Fig. 4 under four DMF pretraining variants (docs/claims.md)")
-    fig.tight_layout()
-    return show_and_save(fig, "study_e1_fig4.png", save_to=figures, dpi=110)
+    return show_and_save(draw_study_fig4(study["e1"]), "study_e1_fig4.png", save_to=figures, dpi=110)
 
 
 def plot_paths(study: dict, figures: Path, level: str = "0") -> Path:
-    import matplotlib.pyplot as plt
-
-    paths = study["e1"]["paths"]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    styles = {"imf": MODEL_STYLE["imf"], "dmf-A": dict(color="#d62728", ls="-", label="DMF-A"),
-              "dmf-B'": dict(color="#ff7f7f", ls="-.", label="DMF-B'")}
-    for model, style in styles.items():
-        p = paths.get(model, {}).get(level)
-        if p is None:
-            continue
-        epochs = range(len(p[f"share_shared {WATCHED_PARAM}"]))
-        if "h^x_2" in p:
-            ratio = [s / m if m > 0 else np.nan for s, m in zip(p["h^x_2"]["shared"], p["h^x_2"]["modality"])]
-            axes[0].plot(epochs, ratio, **style)
-            axes[1].plot(epochs, p["h^x_2"]["cosine"], **style)
-        axes[2].plot(epochs, p[f"share_shared {WATCHED_PARAM}"], **style)
-    axes[0].set_title("at h^x_2: ||Eq. 7 term|| / ||Eq. 2 term||")
-    axes[0].set_yscale("log")
-    axes[1].set_title("at h^x_2: cosine between the two terms of Eq. 5")
-    axes[2].set_title(f"share of ||dε/d{WATCHED_PARAM}|| entering at s_2 (Eq. 7 term at h^x_2)")
-    for ax in axes:
-        ax.set_xlabel("epoch (0: after pretraining)")
-        ax.grid(alpha=0.3)
-    axes[2].legend(fontsize=8)
-    fig.suptitle(f"E1: the learning paths during fine-tuning, {level}% damage, seed means on a fixed batch")
-    fig.tight_layout()
-    return show_and_save(fig, "study_e1_paths.png", save_to=figures, dpi=110)
+    return show_and_save(draw_study_paths(study["e1"]["paths"], level), "study_e1_paths.png", save_to=figures, dpi=110)
 
 
 def main(argv=None) -> int:
