@@ -164,19 +164,21 @@ def draw_study_fig4(e1: dict):
     epoch (top, log scale) and final test accuracy ± 1 std (bottom), one column per damage level."""
     import matplotlib.pyplot as plt
 
-    levels = sorted(e1["A"], key=int)
+    levels = sorted({d for v in E1_VARIANT_STYLE for d in e1.get(v, {})}, key=int)
     fig, axes = plt.subplots(2, len(levels), figsize=(5.2 * len(levels), 7), squeeze=False, sharex=True)
     for j, d in enumerate(levels):
         top, bottom = axes[0, j], axes[1, j]
-        lines = [(e1["A"][d]["emf"], MODEL_STYLE["emf"]), (e1["A"][d]["imf"], MODEL_STYLE["imf"])]
-        lines += [(e1[v][d]["dmf"], dict(style, label=f"DMF-{v}")) for v, style in E1_VARIANT_STYLE.items()
-                  if d in e1.get(v, {})]
+        cells = {v: e1.get(v, {}).get(d, {}) for v in E1_VARIANT_STYLE}  # what has finished
+        first = next(c for c in cells.values() if c)
+        lines = [(first[m], MODEL_STYLE[m]) for m in ("emf", "imf") if m in first]
+        lines += [(c["dmf"], dict(E1_VARIANT_STYLE[v], label=f"DMF-{v}")) for v, c in cells.items() if "dmf" in c]
         for cell, style in lines:
             loss, err = cell["train_loss"]["mean"], cell["test_error"]
             top.plot(range(1, len(loss) + 1), loss, lw=1.6, **style)
             bottom.errorbar([len(loss)], [100 - err["mean"]], yerr=[err["std"]], fmt="o", color=style["color"])
         top.set_yscale("log")
-        top.set_title(f"right half damaged {d}% (mean of {e1['A'][d]['imf']['train_loss']['seeds']} seeds)")
+        seeds = sorted({c["train_loss"]["seeds"] for c, _ in lines})
+        top.set_title(f"right half damaged {d}% (mean of {'-'.join(map(str, seeds))} seeds)")
         top.set_ylabel("training loss ε (log)")
         bottom.set_ylabel("final test accuracy (%), ±1 std")
         bottom.set_xlabel("epoch")

@@ -26,6 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dmf_np.experiments.mnist import Preset
+from dmf_np.experiments.rundir import RunDir
+from dmf_np.experiments.study import E1Plan, choose_rate, e1_summary, next_smaller_rate
 from dmf_np.io import atomic_write_json
 from dmf_np.plots import draw_study_fig4, draw_study_paths, show_and_save
 
@@ -94,10 +97,37 @@ def verdict_c2(e1: dict, val0: dict, levels) -> tuple:
     return star, "not supported"
 
 
+def interim_summary(run: Path, protocol: dict) -> dict:
+    """What e1.json will hold, from the units finished so far (for a run still going, or stopped).
+
+    The rates are chosen from the finished seed-0 tuning units by the same rule as ``run_e1``; a model
+    whose tuning is not finished is left out. The E1 rule is evaluated only where all seeds finished.
+    """
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in protocol.items() if k != "experiment"}
+    plan = E1Plan(**{**fields, "preset": Preset(**{k: tuple(v) if isinstance(v, list) else v
+                                                     for k, v in protocol["preset"].items()})})
+    rd, chosen, grids = RunDir(run), {}, {}
+    for model in plan.models:
+        grid = list(plan.lr_grid)
+        while True:
+            scores = {lr: rd.result(f"d{plan.levels[0]}", model, f"seed{plan.seeds[0]}", f"lr{lr:g}") for lr in grid}
+            if any(r is None for r in scores.values()):
+                break  # tuning still running
+            best = choose_rate({lr: r.get("final", {}).get("val_error") for lr, r in scores.items()})
+            extra = next_smaller_rate(grid, best, plan.edge_grid)
+            if extra is None:
+                chosen[model], grids[model] = best, grid
+                break
+            grid = grid + [extra]
+    plan = E1Plan(**{**plan.__dict__, "models": tuple(m for m in plan.models if m in chosen)})
+    return e1_summary(rd, plan, chosen, grids)
+
+
 def build(run: Path) -> dict:
-    summary = json.loads((run / "e1.json").read_text())
-    plan = json.loads((run / "config.json").read_text())["protocol"]
-    levels, chosen = plan["levels"], summary["tuning"]["chosen_lr"]
+    protocol = json.loads((run / "config.json").read_text())["protocol"]
+    finished = (run / "e1.json").is_file()
+    summary = json.loads((run / "e1.json").read_text()) if finished else interim_summary(run, protocol)
+    levels, chosen = protocol["levels"], summary["tuning"]["chosen_lr"]
     e1 = {}
     for model, variant in VARIANTS.items():
         for d in (str(x) for x in levels):
@@ -107,7 +137,7 @@ def build(run: Path) -> dict:
                     e1.setdefault(variant, {}).setdefault(d, {})[name] = {
                         k: cell[k] for k in ("train_loss", "test_error", "right_only")}
     paths, val0 = {}, {}
-    for model in ("emf", "imf", *VARIANTS):
+    for model in (m for m in ("emf", "imf", *VARIANTS) if m in chosen):
         for d in levels:
             results = _units(run, d, model, chosen[model])
             if results:
@@ -115,14 +145,17 @@ def build(run: Path) -> dict:
             if d == 0 and results:
                 val0[model] = results[0]["final"]["val_error"]   # seed 0: the first finished unit
     c1a, why = verdict_c1a(summary["rule"], levels)
-    star, c2 = verdict_c2(e1, val0, levels)
+    complete = all(len(e1.get(v, {}).get(str(d), {}).get(m, {}).get("test_error", {}).get("values", [])) == 5
+                   for v in VARIANTS.values() for d in levels for m in ("emf", "imf", "dmf"))
+    star, c2 = verdict_c2(e1, val0, levels) if complete and len(val0) == 6 else ("not yet chosen", "inconclusive")
     return {"e1": {**e1, "rule": summary["rule"], "tuning": summary["tuning"],
                    "layer_stats": {m: {d: c["layer_stats"] for d, c in by.items()}
                                    for m, by in summary["models"].items()},
                    "paths": paths, "validation_seed0": val0, "dmf_star": star},
             "verdicts": {"C1a": c1a, "C2": c2},
-            "verdict_notes": {"C1a": why, "C2": f"from E1 only (DMF* = {star}); E3 adds test-only damage"},
-            "pending": ["C1b (E2)", "C1c (E2)", "C3 (E3)", "C4 (E4)"],
+            "verdict_notes": {"C1a": why, "C2": f"from E1 only (DMF* = {star}); E3 adds test-only damage"
+                                                + ("" if complete else "; E1 not finished")},
+            "pending": ["C1b (E2)", "C1c (E2)", "C3 (E3)", "C4 (E4)"] + ([] if finished else ["E1 (still running)"]),
             "command": "python scripts/study_report.py runs/study-e1 --json figures/study.json --figures figures"}
 
 
@@ -140,8 +173,8 @@ def main(argv=None) -> int:
     p.add_argument("--json", type=Path, default=None, help="write figures/study.json here")
     p.add_argument("--figures", type=Path, default=None, help="write the two figures into this directory")
     args = p.parse_args(argv)
-    if not (args.run / "e1.json").is_file():
-        print(f"error: {args.run / 'e1.json'} not found: is {args.run} a finished E1 run?", file=sys.stderr)
+    if not (args.run / "config.json").is_file():
+        print(f"error: {args.run / 'config.json'} not found: is {args.run} an E1 run directory?", file=sys.stderr)
         return 2
     study = build(args.run)
     if args.json:
