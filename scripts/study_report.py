@@ -159,6 +159,42 @@ def build(run: Path) -> dict:
             "command": "python scripts/study_report.py runs/study-e1 --json figures/study.json --figures figures"}
 
 
+def markdown(study: dict) -> str:
+    """E1's tables for docs/claims.md: per level, each model's training loss at epochs 1, 5, 10 and the
+    last, its Left+Right and Right-only test error, and the rule's counts; the layer statistics of s_3."""
+    e1, out = study["e1"], []
+    levels = sorted({d for v in VARIANTS.values() for d in e1.get(v, {})}, key=int)
+    for d in levels:
+        out += [f"**{d}% damage** (mean over finished seeds; ± sample std)", "",
+                "| model | seeds | loss ep. 1 | ep. 5 | ep. 10 | last | Left+Right error % | Right-only % "
+                "| rule vs IMF |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        rows = []
+        for name in ("emf", "imf"):
+            cell = next((e1[v][d][name] for v in VARIANTS.values() if name in e1.get(v, {}).get(d, {})), None)
+            rows.append((name.upper(), cell, None))
+        for model, v in VARIANTS.items():
+            rows.append((f"DMF-{v}", e1.get(v, {}).get(d, {}).get("dmf"), e1["rule"].get(model, {}).get(d)))
+        for name, cell, rule in rows:
+            if cell is None:
+                out.append(f"| {name} | 0 | not finished | | | | | | |")
+                continue
+            loss, err, right = cell["train_loss"]["mean"], cell["test_error"], cell["right_only"]
+            verdict = "" if rule is None else (f"loss {rule['loss_seeds']}/5, error {rule['error_seeds']}/5: "
+                                               + ("passes" if rule["passes"] else "fails"))
+            out.append(f"| {name} | {err['seeds']} | {loss[0]:.4f} | {loss[4]:.4f} | {loss[9]:.4f} | {loss[-1]:.5f} | "
+                       f"{err['mean']:.2f} ± {err['std']:.2f} | {right['mean']:.1f} ± {right['std']:.1f} | {verdict} |")
+        out.append("")
+    stats = e1["layer_stats"]
+    out += ["**Before fine-tuning** (clean data, 1,000 training images, seed mean): the top shared layer s_3",
+            "", "| model | std of M | share with abs(M) > 4 | mean f'(M) |", "|---|---|---|---|"]
+    for model, by_level in stats.items():
+        s3 = by_level.get("0", {}).get("s_3")
+        if s3:
+            out.append(f"| {model} | {s3['pre_std']:.2f} | {s3['saturated']:.1%} | {s3['mean_fprime']:.3f} |")
+    return "\n".join(out) + "\n"
+
+
 def plot_fig4(study: dict, figures: Path) -> Path:
     return show_and_save(draw_study_fig4(study["e1"]), "study_e1_fig4.png", save_to=figures, dpi=110)
 
@@ -172,6 +208,7 @@ def main(argv=None) -> int:
     p.add_argument("run", type=Path, help="a finished E1 run directory (holds e1.json)")
     p.add_argument("--json", type=Path, default=None, help="write figures/study.json here")
     p.add_argument("--figures", type=Path, default=None, help="write the two figures into this directory")
+    p.add_argument("--markdown", action="store_true", help="print E1's tables as markdown (docs/claims.md)")
     args = p.parse_args(argv)
     if not (args.run / "config.json").is_file():
         print(f"error: {args.run / 'config.json'} not found: is {args.run} an E1 run directory?", file=sys.stderr)
@@ -182,6 +219,8 @@ def main(argv=None) -> int:
     if args.figures:
         plot_fig4(study, args.figures)
         plot_paths(study, args.figures)
+    if args.markdown:
+        print(markdown(study))
     for claim, verdict in study["verdicts"].items():
         print(f"{claim}: {verdict} ({study['verdict_notes'][claim]})")
     for model, by_level in study["e1"]["rule"].items():
