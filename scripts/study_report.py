@@ -136,14 +136,19 @@ def build(run: Path) -> dict:
                 if cell is not None:
                     e1.setdefault(variant, {}).setdefault(d, {})[name] = {
                         k: cell[k] for k in ("train_loss", "test_error", "right_only")}
-    paths, val0 = {}, {}
+    paths, val0, losses = {}, {}, {}
     for model in (m for m in ("emf", "imf", *VARIANTS) if m in chosen):
         for d in levels:
             results = _units(run, d, model, chosen[model])
+            if len(results) == len(protocol["seeds"]):
+                losses[(model, str(d))] = np.array([r["history"]["train_loss"] for r in results])
             if results:
                 paths.setdefault(model, {})[str(d)] = path_dynamics(results)
             if d == 0 and results:
                 val0[model] = results[0]["final"]["val_error"]   # seed 0: the first finished unit
+    # per epoch, in how many paired seeds each model's training loss is at or below IMF's
+    at_or_below_imf = {m: {d: (loss <= losses[("imf", d)]).sum(axis=0).tolist()}
+                       for (m, d), loss in losses.items() if m != "imf" and ("imf", d) in losses}
     c1a, why = verdict_c1a(summary["rule"], levels)
     complete = all(len(e1.get(v, {}).get(str(d), {}).get(m, {}).get("test_error", {}).get("values", [])) == 5
                    for v in VARIANTS.values() for d in levels for m in ("emf", "imf", "dmf"))
@@ -151,7 +156,8 @@ def build(run: Path) -> dict:
     return {"e1": {**e1, "rule": summary["rule"], "tuning": summary["tuning"],
                    "layer_stats": {m: {d: c["layer_stats"] for d, c in by.items()}
                                    for m, by in summary["models"].items()},
-                   "paths": paths, "validation_seed0": val0, "dmf_star": star},
+                   "paths": paths, "validation_seed0": val0, "dmf_star": star,
+                   "seeds_at_or_below_imf_by_epoch": at_or_below_imf},
             "verdicts": {"C1a": c1a, "C2": c2},
             "verdict_notes": {"C1a": why, "C2": f"from E1 only (DMF* = {star}); E3 adds test-only damage"
                                                 + ("" if complete else "; E1 not finished")},
@@ -184,6 +190,13 @@ def markdown(study: dict) -> str:
                                                + ("passes" if rule["passes"] else "fails"))
             out.append(f"| {name} | {err['seeds']} | {loss[0]:.4f} | {loss[4]:.4f} | {loss[9]:.4f} | {loss[-1]:.5f} | "
                        f"{err['mean']:.2f} ± {err['std']:.2f} | {right['mean']:.1f} ± {right['std']:.1f} | {verdict} |")
+        out.append("")
+    counts = e1.get("seeds_at_or_below_imf_by_epoch", {})
+    if counts:
+        out += ["**Seeds (of 5) in which the training loss is at or below IMF's, epoch by epoch (1-20)**", ""]
+        for m, by_level in counts.items():
+            for d, c in by_level.items():
+                out.append(f"* {m}, {d}%: {' '.join(str(x) for x in c)}")
         out.append("")
     stats = e1["layer_stats"]
     out += ["**Before fine-tuning** (clean data, 1,000 training images, seed mean): the top shared layer s_3",
