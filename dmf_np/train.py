@@ -64,15 +64,40 @@ def mean_loss(params: dict, xs, labels, arch: Architecture, batch_size: int = 10
     return total / n
 
 
+def checked_epoch_inputs(inputs, xs, epoch: int) -> list:
+    """``inputs`` (what an ``epoch_inputs`` hook returned for ``epoch``) if it matches ``xs`` array for
+    array in count, shape, dtype and array module; else a ValueError (TypeError) naming the mismatch.
+    Values are not checked (xs was, once): a per-epoch finiteness check would read every array back."""
+    if isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__len__") or hasattr(inputs, "shape"):
+        raise TypeError(f"epoch_inputs({epoch}) must return a list of {len(xs)} arrays, got {type(inputs).__name__}")
+    if len(inputs) != len(xs):
+        raise ValueError(f"epoch_inputs({epoch}) returned {len(inputs)} arrays; the network has {len(xs)} modalities")
+    for m, (x, ref) in enumerate(zip(inputs, xs)):
+        if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+            raise TypeError(f"epoch_inputs({epoch})[{m}] is a {type(x).__name__}, not an array")
+        if tuple(x.shape) != tuple(ref.shape):
+            raise ValueError(f"epoch_inputs({epoch})[{m}] has shape {tuple(x.shape)}; the training inputs "
+                             f"have {tuple(ref.shape)}")
+        if x.dtype != ref.dtype:
+            raise ValueError(f"epoch_inputs({epoch})[{m}] has dtype {x.dtype}; the training inputs have {ref.dtype}")
+        if backend.array_module(x) is not backend.array_module(ref):
+            raise ValueError(f"epoch_inputs({epoch})[{m}] lives on another backend than the training inputs")
+    return list(inputs)
+
+
 def fit_classifier(params: dict, arch: Architecture, xs, labels, *, epochs: int, batch_size: int = 100,
                    optimizer: SGD | None = None, seed: int = 0, cut=(), lr_decay: float = 1.0,
-                   eval_fn=None, checkpoint=None, show_progress: bool | None = None, desc: str = "fine-tune"):
+                   eval_fn=None, checkpoint=None, show_progress: bool | None = None, desc: str = "fine-tune",
+                   epoch_inputs=None):
     """Train ``params`` in place by minibatch SGD on softmax cross-entropy; returns the history.
 
     xs: list of (N, n^m_1) float arrays; labels: (N,) integers. Each epoch visits the examples in a
     fresh random order drawn from ``seed``. lr is multiplied by ``lr_decay`` after each epoch.
     ``eval_fn(params) -> dict`` adds its metrics to each epoch's record. ``cut`` cuts learning paths
     (see :mod:`dmf_np.backprop`). History: {"train_loss": [...], <eval keys>: [...]}, one per epoch.
+    ``epoch_inputs(epoch) -> list of arrays``, if given, supplies the inputs of epoch ``epoch`` (0-based)
+    in place of ``xs`` (e.g. modality dropout, a fresh draw per epoch); each must have xs's shapes and
+    dtypes, and should depend on ``epoch`` only, so that a resumed run sees the same inputs.
     """
     check_params(params, arch)
     check_modalities(xs, arch)
@@ -91,11 +116,12 @@ def fit_classifier(params: dict, arch: Architecture, xs, labels, *, epochs: int,
     batch_xs = [ws.buffer(("batch", m), (batch_size,) + x.shape[1:], x) for m, x in enumerate(xs)]
     batch_y = ws.buffer("batch_labels", (batch_size,), labels)
     for epoch in progress(range(start, epochs), desc=desc, show=show_progress, initial=start, total=epochs):
+        inputs = xs if epoch_inputs is None else checked_epoch_inputs(epoch_inputs(epoch), xs, epoch)
         order = backend.to_device(rng.permutation(n), xp)
         losses = []
         for i in range(0, n, batch_size):
             idx = order[i:i + batch_size]
-            xb = [xp.take(x, idx, axis=0, out=b[:len(idx)]) for x, b in zip(xs, batch_xs)]
+            xb = [xp.take(x, idx, axis=0, out=b[:len(idx)]) for x, b in zip(inputs, batch_xs)]
             yb = xp.take(labels, idx, out=batch_y[:len(idx)])
             # check=False: the whole data set was validated above, once; checking each minibatch
             # again would read the labels back from the device every step
