@@ -7,6 +7,9 @@ query's category. Average precision of one query over the *full* ranking:
     AP = (1 / R) sum_{k : item k relevant} precision@k,      precision@k = (#relevant in top k) / k
 
 with R the number of relevant items; mAP is the mean of AP over all queries (Rasiwasia et al. 2010).
+Truncated to the top ``top`` = R' items of the ranking (AP@R'), the sum runs over k <= R' and is
+normalised by the number of relevant items retrieved in the top R' (0 when there are none), the
+usual mAP@R of the cross-modal hashing literature.
 
 Distance: ``cosine`` (1 - cosine similarity) of representations centred on a given mean, by default
 the mean of the retrieval set's representations. Centring matters for sigmoid features, which are
@@ -52,12 +55,17 @@ def distance_matrix(queries, items, metric: str = "cosine", centre=None, query_c
     raise ValueError(f"unknown metric {metric!r}; choose one of {METRICS}")
 
 
-def average_precision(relevance_ranked):
+def average_precision(relevance_ranked, top: int | None = None):
     """AP of each query from its ranked relevance: (Q, I) 0/1 in ranked order -> (Q,).
 
-    A query with no relevant item gets AP 0 (it cannot be answered).
+    A query with no relevant item gets AP 0 (it cannot be answered). ``top``: AP@top, over the first
+    ``top`` ranks only, normalised by the relevant items found there (module docstring).
     """
     xp = array_module(relevance_ranked)
+    if top is not None:
+        if int(top) != top or top < 1:
+            raise ValueError(f"top must be a positive integer (the ranks scored), got {top!r}")
+        relevance_ranked = relevance_ranked[:, :int(top)]
     rel = relevance_ranked.astype(xp.float64)
     hits = xp.cumsum(rel, axis=1)
     ranks = xp.arange(1, rel.shape[1] + 1, dtype=xp.float64)
@@ -71,8 +79,9 @@ def rank(distances):
     return xp.argsort(distances, axis=1, kind="stable")
 
 
-def mean_average_precision(distances, query_labels, item_labels) -> tuple:
-    """(mAP, per-query AP as a host array) of a (Q, I) distance matrix, relevant = same label."""
+def mean_average_precision(distances, query_labels, item_labels, top: int | None = None) -> tuple:
+    """(mAP, per-query AP as a host array) of a (Q, I) distance matrix, relevant = same label;
+    ``top``: mAP@top (:func:`average_precision`)."""
     xp = array_module(distances)
     query_labels = xp.asarray(query_labels)
     item_labels = xp.asarray(item_labels)
@@ -81,12 +90,12 @@ def mean_average_precision(distances, query_labels, item_labels) -> tuple:
                          f"and {item_labels.shape[0]} items")
     order = rank(distances)
     relevance = item_labels[order] == query_labels[:, None]
-    ap = to_host(average_precision(relevance))
+    ap = to_host(average_precision(relevance, top))
     return float(ap.mean()) if ap.size else float("nan"), ap
 
 
 def retrieval_map(query_feats, item_feats, query_labels, item_labels, metric: str = "cosine", centre=None,
-                  query_centre=None) -> float:
-    """mAP of ranking ``item_feats`` for each of ``query_feats`` (both in one joint space)."""
+                  query_centre=None, top: int | None = None) -> float:
+    """mAP (``top``: mAP@top) of ranking ``item_feats`` for each of ``query_feats`` (one joint space)."""
     return mean_average_precision(distance_matrix(query_feats, item_feats, metric, centre, query_centre),
-                                  query_labels, item_labels)[0]
+                                  query_labels, item_labels, top)[0]

@@ -14,6 +14,25 @@ def test_average_precision_by_hand():
     assert ap[1] == 0.0
 
 
+def test_average_precision_at_top_by_hand():
+    # relevant at ranks 1, 3, 6; top 4 sees ranks 1 and 3 only: AP@4 = (1/1 + 2/3) / 2 (found, not all 3)
+    rel = np.array([[1, 0, 1, 0, 0, 1],
+                    [0, 0, 0, 0, 1, 1],    # relevant items exist, none in the top 4: AP@4 = 0
+                    [0, 1, 0, 1, 0, 0]])   # every relevant item inside the top 4: AP@4 = full AP
+    ap = average_precision(rel, top=4)
+    assert ap[0] == pytest.approx((1 + 2 / 3) / 2)
+    assert ap[1] == 0.0
+    assert ap[2] == pytest.approx(average_precision(rel)[2]) == pytest.approx((1 / 2 + 2 / 4) / 2)
+    # top beyond the ranking's length is the full ranking
+    np.testing.assert_allclose(average_precision(rel, top=50), average_precision(rel))
+    d = np.array([[0.0, 0.1, 0.2, 0.3]])  # one relevant item, ranked 4th: AP = 1/4, AP@3 = 0, AP@4 = 1/4 / 1
+    assert mean_average_precision(d, np.array([1]), np.array([0, 0, 0, 1]), top=3)[0] == 0.0
+    assert mean_average_precision(d, np.array([1]), np.array([0, 0, 0, 1]), top=4)[0] == pytest.approx(0.25)
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="top must be a positive integer"):
+            average_precision(rel, top=bad)
+
+
 def test_perfect_and_reversed_rankings():
     labels = np.array([0, 0, 1, 1, 2])
     feats = np.eye(3)[labels] + 0.01 * np.arange(5)[:, None]
