@@ -28,14 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dmf_np.experiments.mnist import Preset
 from dmf_np.experiments.rundir import RunDir
-from dmf_np.experiments.study import E1Plan, choose_rate, e1_summary, next_smaller_rate
+from dmf_np.experiments.study import E1Plan, choose_rate, e1_summary, next_smaller_rate, path_dynamics
 from dmf_np.io import atomic_write_json
 from dmf_np.plots import draw_study_fig4, draw_study_paths, show_and_save
 
 VARIANTS = {"dmf-A": "A", "dmf-B": "B", "dmf-B'": "B'", "dmf-C": "C"}
 NEED = 4  # seeds of 5 that a rule asks for (docs/claims.md)
-WATCHED = ("h^x_2", "h^x_3")           # the modality layers whose Eq. 5 terms the paths figure follows
-WATCHED_PARAM = "W^x_1"                 # the bottom weight of modality x: every path reaches it
 
 
 def _units(run: Path, level, model: str, lr) -> list:
@@ -44,25 +42,6 @@ def _units(run: Path, level, model: str, lr) -> list:
                    key=lambda p: int(p.parent.parent.name[4:]))
     results = [json.loads(p.read_text()) for p in found]
     return [r for r in results if "final" in r]
-
-
-def path_dynamics(results: list) -> dict:
-    """Seed means, per epoch, of the learning-path log of each unit (index 0: before fine-tuning)."""
-    def series(get):
-        rows = [[get(r["paths_before"])] + [get(p) for p in r["history"]["paths"]] for r in results]
-        return np.mean(np.array(rows, float), axis=0).tolist()
-
-    out = {}
-    for layer in WATCHED:
-        if layer in results[0]["paths_before"]["layers"]:
-            out[layer] = {k: series(lambda p, k=k, layer=layer: p["layers"][layer][k])
-                          for k in ("modality", "shared", "cosine")}
-    if WATCHED_PARAM not in results[0]["paths_before"]["shares"]:
-        return out  # EMF: no modality layers above the input
-    out[f"share_shared {WATCHED_PARAM}"] = series(lambda p: p["shares"][WATCHED_PARAM]["shared"])
-    if "cut" in results[0]["paths_before"]:
-        out[f"cut_cosine {WATCHED_PARAM}"] = series(lambda p: p["cut"]["cosine_to_full"][WATCHED_PARAM])
-    return out
 
 
 def verdict_c1a(rule: dict, levels) -> tuple:

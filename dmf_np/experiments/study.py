@@ -253,6 +253,31 @@ def path_statistics(params: dict, xs, labels, arch: Architecture) -> dict:
     return out
 
 
+def path_dynamics(results: list, layers=("h^x_2", "h^x_3"), param: str = "W^x_1") -> dict:
+    """Seed means, per epoch, of the learning-path log of finished units (index 0: before fine-tuning).
+
+    results: unit results holding "paths_before" and history["paths"] (:func:`path_statistics`, one per
+    epoch). For each modality layer of ``layers`` the norms of Eq. 5's two terms and their cosine; for
+    ``param`` (default: the bottom weight of modality x, which every path reaches) the share of its
+    gradient carried by the shared path and, for DMF, the cosine between its cut and full gradients.
+    """
+    def series(get):
+        rows = [[get(r["paths_before"])] + [get(p) for p in r["history"]["paths"]] for r in results]
+        return np.mean(np.array(rows, float), axis=0).tolist()
+
+    out = {}
+    for layer in layers:
+        if layer in results[0]["paths_before"]["layers"]:
+            out[layer] = {k: series(lambda p, k=k, layer=layer: p["layers"][layer][k])
+                          for k in ("modality", "shared", "cosine")}
+    if param not in results[0]["paths_before"]["shares"]:
+        return out  # EMF: no modality layers above the input
+    out[f"share_shared {param}"] = series(lambda p: p["shares"][param]["shared"])
+    if "cut" in results[0]["paths_before"]:
+        out[f"cut_cosine {param}"] = series(lambda p: p["cut"]["cosine_to_full"][param])
+    return out
+
+
 # --- E2: a data-driven initialisation for all three schemes --------------------------------------
 
 def _layer_inputs(arch: Architecture) -> list:
@@ -537,5 +562,6 @@ def _cell(values) -> dict:
 
 
 __all__ = ["VARIANTS", "pretrain_variant", "layerwise_pretraining", "modality_only", "scaled_config",
-           "dmf_from_imf", "layer_statistics", "path_statistics", "lsuv_init", "E1_MODELS", "E1Plan", "e1_unit",
+           "dmf_from_imf", "layer_statistics", "path_statistics", "path_dynamics", "lsuv_init", "E1_MODELS",
+           "E1Plan", "e1_unit",
            "e1_pretrained", "run_e1", "e1_rule", "e1_summary", "choose_rate", "next_smaller_rate"]

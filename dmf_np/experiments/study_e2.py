@@ -1,0 +1,325 @@
+"""Issue 13's E2 (docs/claims.md): convergence without pretraining, each model at its own best setting.
+
+No CD pretraining. Every network starts from ``init_params`` rescaled by :func:`.study.lsuv_init` (each
+layer's pre-activation std 1 on the first 500 training images), so that EMF, IMF and DMF start alike.
+Fine-tuning at a constant rate, clean data, 10 epochs, at depths L = 3 (the paper's sizes) and L = 5.
+
+The protocol, as registered (coarse-then-fine over seeds):
+
+1. seed 0: every (depth, model) over the grid rates x momenta (60 units);
+2. each (depth, model)'s best setting by seed-0 validation error after the last epoch; the **common
+   training loss** of a depth, the highest of its three models' best-setting last-epoch losses, is fixed
+   and written to ``e2_common.json`` before any other seed runs;
+3. seeds 1 and 2 at each best setting (12 units).
+
+Per epoch each unit logs the training loss, validation and test error, the seconds spent training (the
+evaluation excluded) and the learning paths (:func:`.study.path_statistics`).
+:func:`e2_rule` and :func:`e2_verdicts` apply the registered rules for C1b (epochs) and C1c (seconds).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .. import backend
+from ..errors import DivergenceError
+from ..fusion import Architecture, init_params
+from ..optim import SGD
+from ..train import fit_classifier
+from .mnist import PRESETS, MnistHalves, derived_seed, evaluate
+from .parallel import make_executor, wait_all
+from .rundir import RunDir
+from .study import _cell, lsuv_init, path_dynamics, path_statistics
+
+# (hidden sizes of each half above its 392 pixels, shared sizes) per depth L
+DEPTHS = {3: ((512, 128), (512, 256, 64)),
+          5: ((512, 256, 192, 128), (512, 384, 256, 128, 64))}
+SECONDS_TIE = 0.2   # C1c: a difference in seconds below 20% is a tie (the machine is shared)
+
+
+@dataclass(frozen=True)
+class E2Plan:
+    """E2's settings (docs/claims.md). ``preset`` gives the data sizes and batch size only."""
+
+    preset: object = None                   # an experiments.mnist.Preset; None: PRESETS["paper"]
+    depths: tuple = (3, 5)
+    models: tuple = ("emf", "imf", "dmf")
+    seeds: tuple = (0, 1, 2)
+    lr_grid: tuple = (0.05, 0.1, 0.2, 0.5, 1.0)
+    momenta: tuple = (0.5, 0.9)
+    epochs: int = 10
+    init_rows: int = 500                    # LSUV batch: the first rows of the training split
+    path_rows: int = 500                    # learning paths on the first rows, after every epoch
+    sizes: tuple = None                     # ((L, hidden, shared), ...); None: DEPTHS
+
+    def __post_init__(self):
+        if self.preset is None:
+            object.__setattr__(self, "preset", PRESETS["paper"])
+        if self.sizes is None:
+            object.__setattr__(self, "sizes", tuple((L,) + DEPTHS[L] for L in self.depths if L in DEPTHS))
+        known = {s[0] for s in self.sizes}
+        if set(self.depths) - known:
+            raise ValueError(f"E2 depths {sorted(set(self.depths) - known)} have no sizes; give sizes=((L, hidden, "
+                             f"shared), ...) (known: {sorted(known)})")
+        if "imf" not in self.models or "dmf" not in self.models:
+            raise ValueError(f"E2 compares DMF with IMF: models must include both, got {self.models}")
+        if self.epochs < 1 or not self.seeds:
+            raise ValueError(f"E2 needs epochs >= 1 and at least one seed, got {self.epochs}, {self.seeds}")
+
+    def architecture(self, model: str, depth: int) -> Architecture:
+        """``model``'s network at ``depth``: two 392-pixel halves, 10 classes."""
+        hidden, shared = next((h, s) for L, h, s in self.sizes if L == depth)
+        halves = (392,) + tuple(hidden)
+        return Architecture(model, (halves, halves), tuple(shared), 10, ("x", "y"))
+
+    def settings(self) -> list:
+        """The grid: [(lr, momentum)], smaller rates first (ties in validation error go to the first)."""
+        return [(lr, mom) for lr in sorted(self.lr_grid) for mom in sorted(self.momenta)]
+
+    def protocol(self) -> dict:
+        return {"experiment": "issue13-e2", **{k: (asdict(v) if k == "preset" else v)
+                                              for k, v in self.__dict__.items()}}
+
+
+def _unit_dir(depth: int, model: str, seed: int, lr: float, momentum: float) -> tuple:
+    return (f"L{depth}", model, f"seed{seed}", f"lr{lr:g}-m{momentum:g}")
+
+
+def e2_unit(out, mnist, plan: E2Plan, depth: int, model: str, seed: int, lr: float, momentum: float) -> dict:
+    """One E2 unit: LSUV initialisation, then ``plan.epochs`` of SGD at a constant rate with the learning
+    paths logged after every epoch; its result.json (read back if done). A diverged unit is recorded
+    (``"diverged"``), not raised: the grid's large rates may diverge."""
+    rd = RunDir(out)
+    parts = _unit_dir(depth, model, seed, lr, momentum)
+    done = rd.result(*parts)
+    if done is not None:
+        return done
+    p = plan.preset
+    data = MnistHalves(mnist, p, backend.get_xp("numpy"))
+    train, val, test = (data.split(name, "pixels", 0, seed) for name in ("train", "val", "test"))
+    arch = plan.architecture(model, depth)
+    params = init_params(arch, np.random.default_rng(derived_seed(seed, "init")), xp=data.xp)
+    init_report = lsuv_init(params, [x[:plan.init_rows] for x in train.xs()], arch)
+    fixed = ([x[:plan.path_rows] for x in train.xs()], train.labels[:plan.path_rows])
+    paths_before = path_statistics(params, *fixed, arch)
+    clock = {"last": time.perf_counter()}
+
+    def per_epoch(prm):
+        # seconds of training in this epoch: from the end of the last evaluation to this one
+        trained = time.perf_counter() - clock["last"]
+        record = {"epoch_seconds": trained, "val_error": evaluate(prm, val, arch),
+                  "test_error": evaluate(prm, test, arch), "paths": path_statistics(prm, *fixed, arch)}
+        clock["last"] = time.perf_counter()
+        return record
+
+    try:
+        history = fit_classifier(params, arch, train.xs(), train.labels, epochs=plan.epochs,
+                                 batch_size=p.batch_size, optimizer=SGD(lr, momentum, 0.0),
+                                 seed=derived_seed(seed, "finetune"), lr_decay=1.0, eval_fn=per_epoch,
+                                 checkpoint=rd.unit(*parts) / "finetune.npz", show_progress=False)
+    except DivergenceError as exc:
+        result = {"unit": list(parts), "lr": lr, "momentum": momentum, "diverged": str(exc)}
+        rd.save_result(parts, result)
+        return result
+    result = {"unit": list(parts), "lr": lr, "momentum": momentum, "history": history,
+              "lsuv": {k: list(v) for k, v in init_report.items()}, "paths_before": paths_before,
+              "final": {"val_error": history["val_error"][-1], "train_loss": history["train_loss"][-1]}}
+    rd.save_result(parts, result)
+    rd.log(f"E2 {'/'.join(parts)}: train loss {history['train_loss'][-1]:.4f}, val {history['val_error'][-1]:.2f}%",
+           echo=False)
+    return result
+
+
+def best_setting(results: dict):
+    """The (lr, momentum) with the lowest last-epoch validation error among {setting: result}; ties go to
+    the earlier setting of the grid; None if every setting diverged."""
+    ok = [(r["final"]["val_error"], i, s) for i, (s, r) in enumerate(results.items()) if "final" in r]
+    return min(ok)[2] if ok else None
+
+
+def epochs_to(losses, target: float) -> float:
+    """The first epoch (1-based) whose training loss is at or below ``target``; inf if none is."""
+    hit = [e for e, v in enumerate(losses, 1) if v <= target]
+    return float(hit[0]) if hit else math.inf
+
+
+def seconds_to(losses, epoch_seconds, target: float) -> float:
+    """Training seconds up to and including the first epoch at or below ``target``; inf if none is."""
+    e = epochs_to(losses, target)
+    return math.inf if math.isinf(e) else float(np.sum(epoch_seconds[:int(e)]))
+
+
+def e2_rule(dmf_to, imf_to, dmf_final, imf_final, tie: float = 0.0, need: int = 3) -> dict:
+    """docs/claims.md's E2 rule at one depth, over paired seeds.
+
+    dmf_to, imf_to: (seeds,) epochs (or seconds) to the common loss, inf where not reached; dmf_final,
+    imf_final: (seeds,) last-epoch training losses. A seed counts as DMF faster if its count is below
+    IMF's by more than ``tie`` of IMF's (equal, both inf, or within the tie: against DMF), and as DMF
+    lower if its last loss is strictly below IMF's. ``faster_and_lower`` needs ``need`` seeds on each
+    count; the mirrored counts (IMF faster, IMF lower) give the 'reversed' verdict.
+    """
+    d, i = np.asarray(dmf_to, float), np.asarray(imf_to, float)
+    dl, il = np.asarray(dmf_final, float), np.asarray(imf_final, float)
+    if not (d.shape == i.shape == dl.shape == il.shape) or d.ndim != 1:
+        raise ValueError(f"need four (seeds,) arrays of paired values; got {d.shape}, {i.shape}, {dl.shape}, "
+                         f"{il.shape}")
+
+    def below(a, b):  # a clearly below b: finite, and short of b by more than the tie
+        return np.isfinite(a) & (~np.isfinite(b) | (a < b * (1 - tie)))
+
+    out = {"seeds": int(d.size), "dmf_faster": int(below(d, i).sum()), "dmf_lower": int((dl < il).sum()),
+           "imf_faster": int(below(i, d).sum()), "imf_lower": int((il < dl).sum())}
+    out["dmf_ahead"] = out["dmf_faster"] >= need and out["dmf_lower"] >= need
+    out["imf_ahead"] = out["imf_faster"] >= need and out["imf_lower"] >= need
+    return out
+
+
+def verdict(rules: list, need_seeds: int = 3) -> str:
+    """One claim's verdict from its rule at every depth (docs/claims.md's vocabulary)."""
+    if not rules or any(r is None or r["seeds"] < need_seeds for r in rules):
+        return "inconclusive"
+    if all(r["dmf_ahead"] for r in rules):
+        return "supported"
+    if all(r["imf_ahead"] for r in rules):
+        return "reversed"
+    return "not supported"
+
+
+def run_e2(mnist, out, plan: E2Plan = E2Plan(), jobs: int = 1, scheduler: str | None = None, log=None) -> dict:
+    """Run (or resume) E2 in run directory ``out``; returns :func:`e2_summary` (also ``e2.json``)."""
+    rd = RunDir(out)
+    parallel = jobs != 1 or scheduler is not None
+    rd.start(plan.protocol(), units_blas_threads=1 if parallel else None)
+    log = log or rd.log
+    out = str(rd.path.resolve())
+    seed0 = plan.seeds[0]
+    # the biggest units first, so that two workers finish together
+    order = sorted(((L, m) for L in plan.depths for m in plan.models), key=lambda u: (-u[0], u[1] != "dmf"))
+    with make_executor(jobs, scheduler, inline=True) as ex:
+        shared = ex.share(mnist)
+        grid = [(L, m, s) for L, m in order for s in plan.settings()]
+        wait_all(ex.submit(e2_unit, out, shared, plan, L, m, seed0, *s) for L, m, s in grid)
+        best = fixed_choices(rd, plan)
+        log(f"E2 best settings (seed {seed0}, validation): {best['best']}; common losses {best['common_loss']}")
+        wait_all(ex.submit(e2_unit, out, shared, plan, L, m, seed, *best["best"][str(L)][m])
+                 for L, m in order for seed in plan.seeds[1:] if best["best"][str(L)][m] is not None)
+    summary = e2_summary(rd, plan)
+    rd.write_metrics(summary, "e2.json")
+    return summary
+
+
+def fixed_choices(rd: RunDir, plan: E2Plan) -> dict:
+    """Each (depth, model)'s best setting and each depth's common training loss, from the seed-0 grid;
+    written to ``e2_common.json`` the first time and read back after (they are fixed before seeds 1-2)."""
+    path = rd.path / "e2_common.json"
+    if path.is_file():
+        return rd.read_metrics("e2_common.json")
+    seed0 = plan.seeds[0]
+    out = {"best": {}, "common_loss": {}}
+    for L in plan.depths:
+        best, last = {}, {}
+        for m in plan.models:
+            results = {s: rd.result(*_unit_dir(L, m, seed0, *s)) for s in plan.settings()}
+            missing = [s for s, r in results.items() if r is None]
+            if missing:
+                raise ValueError(f"E2 L={L} {m}: seed-{seed0} units {missing} have not run; run the grid first")
+            choice = best_setting(results)
+            best[m] = None if choice is None else list(choice)
+            last[m] = None if choice is None else results[choice]["final"]["train_loss"]
+        out["best"][str(L)] = best
+        finite = [v for v in last.values() if v is not None]
+        out["common_loss"][str(L)] = max(finite) if finite else None
+    rd.write_metrics(out, "e2_common.json")
+    return out
+
+
+def e2_summary(rd: RunDir, plan: E2Plan) -> dict:
+    """figures/study.json's "e2" part: per depth, the common loss and per model its best setting, the
+    seed-mean curves, epochs and seconds to the common loss per seed, final loss, best validation error
+    and the test error at that epoch; the seed-0 grid; the E2 rule per depth; the C1b/C1c verdicts."""
+    fixed = fixed_choices(rd, plan)
+    out = {"depths": {}, "verdicts": {}}
+    rules = {"C1b": [], "C1c": []}
+    for L in plan.depths:
+        target = fixed["common_loss"][str(L)]
+        depth = {"common_loss": target, "models": {}, "grid": {}}
+        for m in plan.models:
+            depth["grid"][m] = {f"lr{lr:g}-m{mom:g}": (lambda r: None if r is None or "final" not in r
+                                                      else r["final"]["val_error"])(rd.result(*_unit_dir(L, m,
+                                                                                    plan.seeds[0], lr, mom)))
+                                for lr, mom in plan.settings()}
+            choice = fixed["best"][str(L)][m]
+            if choice is None:
+                continue
+            rs = [rd.result(*_unit_dir(L, m, s, *choice)) for s in plan.seeds]
+            rs = [r for r in rs if r is not None and "final" in r]
+            loss = np.array([r["history"]["train_loss"] for r in rs])
+            secs = np.array([r["history"]["epoch_seconds"] for r in rs])
+            val = np.array([r["history"]["val_error"] for r in rs])
+            test = np.array([r["history"]["test_error"] for r in rs])
+            at = val.argmin(axis=1)
+            depth["models"][m] = {
+                "best": {"lr": choice[0], "momentum": choice[1]},
+                "train_loss": {"mean": loss.mean(axis=0).tolist(), "seeds": len(rs)},
+                "val_error": {"mean": val.mean(axis=0).tolist(), "seeds": len(rs)},
+                "epoch_seconds": {"mean": secs.mean(axis=0).tolist(), "seeds": len(rs)},
+                "epochs_to_common": [epochs_to(v, target) for v in loss],
+                "seconds_to_common": [seconds_to(v, s, target) for v, s in zip(loss, secs)],
+                "final_loss": _cell(loss[:, -1]), "best_val_error": _cell(val.min(axis=1)),
+                "test_error": _cell(test[np.arange(len(rs)), at]),
+                "paths": path_dynamics(rs, layers=("h^x_2", f"h^x_{L}"))}
+        d, i = depth["models"].get("dmf"), depth["models"].get("imf")
+        if d and i and len(d["epochs_to_common"]) == len(i["epochs_to_common"]) == len(plan.seeds):
+            final = (d["final_loss"]["values"], i["final_loss"]["values"])
+            depth["rule"] = {"epochs": e2_rule(d["epochs_to_common"], i["epochs_to_common"], *final),
+                             "seconds": e2_rule(d["seconds_to_common"], i["seconds_to_common"], *final,
+                                                tie=SECONDS_TIE)}
+        rules["C1b"].append(depth.get("rule", {}).get("epochs"))
+        rules["C1c"].append(depth.get("rule", {}).get("seconds"))
+        out["depths"][str(L)] = depth
+    out["verdicts"] = {c: verdict(r, need_seeds=len(plan.seeds)) for c, r in rules.items()}
+    return out
+
+
+def e2_markdown(summary: dict) -> str:
+    """E2's tables for docs/claims.md (from :func:`e2_summary`)."""
+    lines = []
+
+    def fmt(v, unit=""):
+        return "not reached" if v is None or (isinstance(v, float) and math.isinf(v)) else f"{v:.0f}{unit}"
+
+    for L, depth in summary["depths"].items():
+        lines += [f"**L = {L}** (common training loss {depth['common_loss']:.4f}; each model at its own best "
+                  f"setting; seeds {', '.join(str(len(m['epochs_to_common'])) for m in depth['models'].values())})",
+                  "", "| model | best rate, momentum | epochs to common loss (per seed) | seconds to it | "
+                  "loss ep. 1 | ep. 5 | last | best val. error % | its test error % |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for m, r in depth["models"].items():
+            curve = r["train_loss"]["mean"]
+            lines.append(f"| {m.upper()} | {r['best']['lr']:g}, {r['best']['momentum']:g} | "
+                         f"{', '.join(fmt(v) for v in r['epochs_to_common'])} | "
+                         f"{', '.join(fmt(v, ' s') for v in r['seconds_to_common'])} | {curve[0]:.4f} | "
+                         f"{curve[min(4, len(curve) - 1)]:.4f} | {curve[-1]:.5f} | "
+                         f"{r['best_val_error']['mean']:.2f} ± {r['best_val_error']['std']:.2f} | "
+                         f"{r['test_error']['mean']:.2f} ± {r['test_error']['std']:.2f} |")
+        rule = depth.get("rule")
+        if rule:
+            e, s = rule["epochs"], rule["seconds"]
+            lines += ["", f"Rule at L = {L} (of {e['seeds']} seeds): DMF reaches the common loss in fewer epochs "
+                      f"than IMF in {e['dmf_faster']}, IMF in fewer than DMF in {e['imf_faster']}; in fewer "
+                      f"seconds (20% tie) DMF {s['dmf_faster']}, IMF {s['imf_faster']}; DMF's last loss below "
+                      f"IMF's in {e['dmf_lower']}, IMF's below DMF's in {e['imf_lower']}."]
+        lines += ["", "Seed-0 validation error (%) after the last epoch over the grid (— diverged):", "",
+                  "| model | " + " | ".join(next(iter(depth["grid"].values())).keys()) + " |",
+                  "|---|" + "---|" * len(next(iter(depth["grid"].values()))),
+                  *[f"| {m.upper()} | " + " | ".join("—" if v is None else f"{v:.2f}" for v in g.values()) + " |"
+                    for m, g in depth["grid"].items()], ""]
+    lines.append(f"Verdicts: C1b **{summary['verdicts']['C1b']}**, C1c **{summary['verdicts']['C1c']}**.")
+    return "\n".join(lines)
+
+
+__all__ = ["DEPTHS", "E2Plan", "e2_unit", "run_e2", "fixed_choices", "best_setting", "epochs_to", "seconds_to",
+           "e2_rule", "verdict", "e2_summary", "e2_markdown"]
