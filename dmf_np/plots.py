@@ -15,6 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from .io import atomic_write_bytes
 
 MODEL_STYLE = {"dmf": dict(color="#d62728", ls="-", label="DMF"),
@@ -190,34 +192,70 @@ def draw_study_fig4(e1: dict):
     return fig
 
 
-def draw_study_paths(paths: dict, level: str = "0", layer: str = "h^x_2", param: str = "W^x_1"):
-    """The learning paths during E1's fine-tuning (seed means on a fixed batch; epoch 0 is the start):
-    at ``layer``, ||Eq. 7 term|| / ||Eq. 2 term|| and the cosine between them; and the share of
-    dε/d``param`` carried by the Eq. 7 term at the layer ``param`` feeds. IMF and every DMF variant."""
+def draw_study_paths(paths: dict, level: str = "0", layer: str = "h^x_2", param: str = "W^x_1", title: str = "E1"):
+    """The learning paths during fine-tuning (seed means on a fixed batch; epoch 0 is the start), for
+    IMF and every DMF variant (``paths``: {model: {level: :func:`dmf_np.experiments.study.path_dynamics`}}):
+    at ``layer``, the size of dε/dh (Eq. 5, both terms together), ||Eq. 7 term|| / ||Eq. 2 term|| and the
+    cosine between them; and the share of dε/d``param`` carried by the Eq. 7 term at the layer it feeds."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    styles = {"imf": MODEL_STYLE["imf"], **{f"dmf-{v}": dict(style, label=f"DMF-{v}")
-                                            for v, style in E1_VARIANT_STYLE.items()}}
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.6))
+    axes = axes.ravel()
+    styles = {"imf": MODEL_STYLE["imf"], "dmf": MODEL_STYLE["dmf"],
+              **{f"dmf-{v}": dict(style, label=f"DMF-{v}") for v, style in E1_VARIANT_STYLE.items()}}
     for model, style in styles.items():
         p = paths.get(model, {}).get(level)
-        if p is None:
+        if p is None or layer not in p:
             continue
-        share = p[f"share_shared {param}"]
-        epochs = range(len(share))
-        if layer in p and max(p[layer]["shared"]) > 0:  # IMF: no Eq. 7 term below the top
-            ratio = [s / m if m > 0 else float("nan") for s, m in zip(p[layer]["shared"], p[layer]["modality"])]
-            axes[0].plot(epochs, ratio, **style)
-            axes[1].plot(epochs, p[layer]["cosine"], **style)
-        axes[2].plot(epochs, share, **style)
+        m, s, c = (np.asarray(p[layer][k], float) for k in ("modality", "shared", "cosine"))
+        epochs = range(len(m))
+        # ||a + b||^2 = ||a||^2 + ||b||^2 + 2 ||a|| ||b|| cos(a, b): the whole error signal at the layer
+        axes[0].plot(epochs, np.sqrt(m ** 2 + s ** 2 + 2 * m * s * c), **style)
+        if s.max() > 0:  # IMF: no Eq. 7 term below the top
+            axes[1].plot(epochs, np.where(m > 0, s / np.where(m > 0, m, 1), np.nan), **style)
+            axes[2].plot(epochs, c, **style)
+        axes[3].plot(epochs, p.get(f"share_shared {param}", np.zeros(len(m))), **style)
     axes[0].set_yscale("log")
-    axes[0].set_title(f"at {layer}: ||Eq. 7 term|| / ||Eq. 2 term||")
-    axes[1].set_title(f"at {layer}: cosine of the two terms of Eq. 5")
-    axes[2].set_title(f"share of dε/d{param} entering through Eq. 7")
+    axes[1].set_yscale("log")
+    axes[0].set_title(f"size of dε/d{layer} (Eq. 5, both terms)")
+    axes[1].set_title(f"at {layer}: ||Eq. 7 term|| / ||Eq. 2 term||")
+    axes[2].set_title(f"at {layer}: cosine of the two terms of Eq. 5")
+    axes[3].set_title(f"share of dε/d{param} entering through Eq. 7")
     for ax in axes:
-        ax.set_xlabel("epoch (0: after pretraining)")
+        ax.set_xlabel("epoch (0: start of fine-tuning)")
         ax.grid(alpha=0.3)
-    axes[2].legend(fontsize=8)
-    fig.suptitle(f"E1: the learning paths during fine-tuning, {level}% damage (seed means, fixed batch)")
+    axes[3].legend(fontsize=8)
+    fig.suptitle(f"{title}: the learning paths during fine-tuning, {level}% damage (seed means, fixed batch)")
+    fig.tight_layout()
+    return fig
+
+
+def draw_study_e2(e2: dict):
+    """E2 (no pretraining, LSUV start, each model at its own best setting; figures/study.json's "e2"):
+    per depth, the seed-mean training loss per epoch (log) with the common loss dashed, and the
+    seed-mean validation error per epoch."""
+    import matplotlib.pyplot as plt
+
+    depths = list(e2["depths"])
+    fig, axes = plt.subplots(2, len(depths), figsize=(5.4 * len(depths), 7.2), squeeze=False, sharex=True)
+    for j, L in enumerate(depths):
+        depth = e2["depths"][L]
+        for m, r in depth["models"].items():
+            style = dict(MODEL_STYLE[m], label=f"{m.upper()} (rate {r['best']['lr']:g}, momentum "
+                                               f"{r['best']['momentum']:g})")
+            loss, val = r["train_loss"]["mean"], r["val_error"]["mean"]
+            axes[0, j].plot(range(1, len(loss) + 1), loss, lw=1.6, **style)
+            axes[1, j].plot(range(1, len(val) + 1), val, lw=1.6, **style)
+        if depth["common_loss"] is not None:
+            axes[0, j].axhline(depth["common_loss"], color="0.4", ls="--", lw=1, label="common loss")
+        seeds = sorted({r["train_loss"]["seeds"] for r in depth["models"].values()})
+        axes[0, j].set_title(f"L = {L}: training loss ε (mean of {'-'.join(map(str, seeds))} seeds)")
+        axes[0, j].set_yscale("log")
+        axes[1, j].set_title(f"L = {L}: validation error (%)")
+        axes[1, j].set_xlabel("epoch")
+        axes[0, j].legend(fontsize=8)
+        for ax in axes[:, j]:
+            ax.grid(alpha=0.3)
+    fig.suptitle("E2: no pretraining, LSUV start, constant rate (docs/claims.md)")
     fig.tight_layout()
     return fig
