@@ -122,3 +122,9 @@ def test_e2_resumes_without_training_again(e2_run):
     redo = S2.e2_unit(out / "again", mnist, TINY, 2, "imf", 0, 1.0, 0.5)
     first = json.loads(unit.read_text())
     assert np.array_equal(redo["history"]["train_loss"], first["history"]["train_loss"])
+
+
+def test_plan_round_trips_through_config_json(e2_run):
+    out, _, _ = e2_run
+    protocol = json.loads((out / "config.json").read_text())["protocol"]
+    assert S2.plan_from_protocol(protocol) == TINY

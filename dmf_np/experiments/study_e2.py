@@ -29,7 +29,7 @@ from ..errors import DivergenceError
 from ..fusion import Architecture, init_params
 from ..optim import SGD
 from ..train import fit_classifier
-from .mnist import PRESETS, MnistHalves, derived_seed, evaluate
+from .mnist import PRESETS, MnistHalves, Preset, derived_seed, evaluate
 from .parallel import make_executor, wait_all
 from .rundir import RunDir
 from .study import _cell, lsuv_init, path_dynamics, path_statistics
@@ -82,6 +82,15 @@ class E2Plan:
     def protocol(self) -> dict:
         return {"experiment": "issue13-e2", **{k: (asdict(v) if k == "preset" else v)
                                               for k, v in self.__dict__.items()}}
+
+
+def plan_from_protocol(protocol: dict) -> E2Plan:
+    """The E2Plan a run directory's config.json pinned (its "protocol")."""
+    def tuples(v):
+        return tuple(tuples(x) for x in v) if isinstance(v, list) else v
+
+    fields = {k: tuples(v) for k, v in protocol.items() if k not in ("experiment", "preset")}
+    return E2Plan(preset=Preset(**{k: tuples(v) for k, v in protocol["preset"].items()}), **fields)
 
 
 def _unit_dir(depth: int, model: str, seed: int, lr: float, momentum: float) -> tuple:
@@ -321,5 +330,5 @@ def e2_markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DEPTHS", "E2Plan", "e2_unit", "run_e2", "fixed_choices", "best_setting", "epochs_to", "seconds_to",
-           "e2_rule", "verdict", "e2_summary", "e2_markdown"]
+__all__ = ["DEPTHS", "E2Plan", "plan_from_protocol", "e2_unit", "run_e2", "fixed_choices", "best_setting",
+           "epochs_to", "seconds_to", "e2_rule", "verdict", "e2_summary", "e2_markdown"]
