@@ -1,7 +1,8 @@
-"""Issue 13's study, E1 (the pretraining ablation): figures/study.json, its verdicts and its figures.
+"""Issue 13's study (docs/claims.md): figures/study.json, its verdicts and its figures.
 
-Reads a finished E1 run directory (``dmf_np.experiments.study.run_e1``; the command is in
-docs/claims.md) and writes
+Reads the E1 run directory (``dmf_np.experiments.study.run_e1``; finished or not) and, when given, the
+E2, E3 and E4 run directories (``study_e2.run_e2``, ``study_e3.run_e3``, ``study_e4.run_e4``; the
+commands are in docs/claims.md), and writes
 
 * ``figures/study.json``: ``{"e1": {"<variant>": {"<damage>": {"<model>": {"train_loss": {"mean": [...],
   "seeds": N}, "test_error": {"mean", "std", "seeds", "values"}, "right_only": {...}}}}}, ...},
@@ -9,11 +10,15 @@ docs/claims.md) and writes
   every variant) and "dmf" (that variant's DMF). Beside them: the E1 rule per variant and level, the
   tuning, the layer statistics before fine-tuning, and the learning paths per epoch (seed means).
 * ``figures/study_e1_fig4.png``: Fig. 4 for every variant; ``figures/study_e1_paths.png``: the learning
-  paths during fine-tuning, the figure that explains it.
+  paths during fine-tuning, the figure that explains it; ``figures/study_e2.png`` (E2's curves) and
+  ``figures/study_e2_paths.png`` when E2 is given.
+* "e2", "e3", "e4": each experiment's summary with its rule counts; the verdicts of C1b, C1c (E2), C3 (E3)
+  and C4 (E4) join C1a and C2 (E1).
 
 The verdicts follow docs/claims.md's pre-registered rules, computed here from the numbers, never typed in.
 
-    python scripts/study_report.py runs/study-e1 --json figures/study.json --figures figures
+    python scripts/study_report.py runs/study-e1 --e2 runs/study-e2 --e3 runs/study-e3 --e4 runs/study-e4 \
+        --json figures/study.json --figures figures --markdown
 """
 from __future__ import annotations
 
@@ -28,9 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dmf_np.experiments.mnist import Preset
 from dmf_np.experiments.rundir import RunDir
+from dmf_np.experiments import study_e2
 from dmf_np.experiments.study import E1Plan, choose_rate, e1_summary, next_smaller_rate, path_dynamics
 from dmf_np.io import atomic_write_json
-from dmf_np.plots import draw_study_fig4, draw_study_paths, show_and_save
+from dmf_np.plots import draw_study_e2, draw_study_fig4, draw_study_paths, show_and_save
 
 VARIANTS = {"dmf-A": "A", "dmf-B": "B", "dmf-B'": "B'", "dmf-C": "C"}
 NEED = 4  # seeds of 5 that a rule asks for (docs/claims.md)
@@ -144,6 +150,21 @@ def build(run: Path) -> dict:
             "command": "python scripts/study_report.py runs/study-e1 --json figures/study.json --figures figures"}
 
 
+def _protocol(run: Path) -> dict:
+    return json.loads((run / "config.json").read_text())["protocol"]
+
+
+def add_e2(study: dict, run: Path) -> None:
+    """E2's summary (``study_e2.e2_summary``) and the C1b/C1c verdicts, into ``study``."""
+    plan = study_e2.plan_from_protocol(_protocol(run))
+    e2 = study_e2.e2_summary(RunDir(run), plan)
+    study["e2"] = e2
+    study["verdicts"].update(e2["verdicts"])
+    for claim in ("C1b", "C1c"):
+        study["verdict_notes"][claim] = "E2 rule (docs/claims.md) at L = " + ", ".join(e2["depths"])
+    study["pending"] = [p for p in study["pending"] if "(E2)" not in p]
+
+
 def markdown(study: dict) -> str:
     """E1's tables for docs/claims.md: per level, each model's training loss at epochs 1, 5, 10 and the
     last, its Left+Right and Right-only test error, and the rule's counts; the layer statistics of s_3."""
@@ -197,22 +218,32 @@ def plot_paths(study: dict, figures: Path, level: str = "0") -> Path:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run", type=Path, help="a finished E1 run directory (holds e1.json)")
+    p.add_argument("run", type=Path, help="E1's run directory (finished: holds e1.json; or still going)")
     p.add_argument("--json", type=Path, default=None, help="write figures/study.json here")
     p.add_argument("--figures", type=Path, default=None, help="write the two figures into this directory")
-    p.add_argument("--markdown", action="store_true", help="print E1's tables as markdown (docs/claims.md)")
+    p.add_argument("--e2", type=Path, default=None, help="E2's run directory (study_e2.run_e2)")
+    p.add_argument("--markdown", action="store_true", help="print the tables as markdown (docs/claims.md)")
     args = p.parse_args(argv)
     if not (args.run / "config.json").is_file():
         print(f"error: {args.run / 'config.json'} not found: is {args.run} an E1 run directory?", file=sys.stderr)
         return 2
     study = build(args.run)
+    if args.e2:
+        add_e2(study, args.e2)
     if args.json:
         atomic_write_json(args.json, study)
     if args.figures:
         plot_fig4(study, args.figures)
         plot_paths(study, args.figures)
+        if "e2" in study:
+            show_and_save(draw_study_e2(study["e2"]), "study_e2.png", save_to=args.figures, dpi=110)
+            paths = {m: {"0": r["paths"]} for m, r in study["e2"]["depths"]["3"]["models"].items()}
+            show_and_save(draw_study_paths(paths, "0", title="E2 (L = 3, no pretraining)"), "study_e2_paths.png",
+                          save_to=args.figures, dpi=110)
     if args.markdown:
         print(markdown(study))
+        if "e2" in study:
+            print("### E2 tables\n\n" + study_e2.e2_markdown(study["e2"]))
     for claim, verdict in study["verdicts"].items():
         print(f"{claim}: {verdict} ({study['verdict_notes'][claim]})")
     for model, by_level in study["e1"]["rule"].items():

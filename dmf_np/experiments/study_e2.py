@@ -298,7 +298,9 @@ def e2_markdown(summary: dict) -> str:
     lines = []
 
     def fmt(v, unit=""):
-        return "not reached" if v is None or (isinstance(v, float) and math.isinf(v)) else f"{v:.0f}{unit}"
+        if v is None or math.isinf(v):
+            return "not reached"
+        return f"{v:.1f}{unit}" if unit else f"{v:.0f}"
 
     for L, depth in summary["depths"].items():
         lines += [f"**L = {L}** (common training loss {depth['common_loss']:.4f}; each model at its own best "
