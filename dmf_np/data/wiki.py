@@ -6,7 +6,8 @@ LDA proportions), ``trainset_txt_img_cat.list`` / ``testset_txt_img_cat.list`` (
 category 1..10, in the rows' order) and ``categories.list``. The project commits none of them.
 
 The paper's protocol pools the 2,866 pairs and draws 25% of them as queries, the rest as the
-retrieval set (:func:`query_split`); the original train/test division is kept only as a field.
+retrieval set (:func:`query_split`); the original train/test division is kept as a field and
+recovered by :func:`original_split` (study E4 tests it as an alternative protocol).
 """
 from __future__ import annotations
 
@@ -125,3 +126,13 @@ def query_split(n: int, query_fraction: float, seed: int) -> tuple:
     order = np.random.default_rng(seed).permutation(n)
     n_q = int(round(query_fraction * n))
     return np.sort(order[:n_q]), np.sort(order[n_q:])
+
+
+def original_split(data: WikiData) -> tuple:
+    """The data set's own division: (training indices, test indices), both sorted; 2,173 / 693 pairs
+    for the published files (rows are train first, then test, see :class:`WikiData`)."""
+    train = np.flatnonzero(data.is_original_train)
+    test = np.flatnonzero(~data.is_original_train)
+    if train.size == 0 or test.size == 0:
+        raise ValueError(f"the original split needs training and test pairs, got {train.size} and {test.size}")
+    return train, test

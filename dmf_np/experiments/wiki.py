@@ -32,6 +32,14 @@ Protocol (the paper's, made precise where it is silent):
 7. Rankings (``--ranking``, distances in the joint space; see :data:`RANKINGS`); with
    ``--explore-rankings`` every (items, ranking) pair is scored on validation in the same run and
    each gets its own validation-chosen configuration, so they can be compared without the queries.
+   A ranking may carry a cut, ``cosine@50``: the same ranking scored by mAP over its top 50
+   (:func:`dmf_np.retrieval.average_precision`); ``run_table2(also=...)`` reports such extra readings.
+8. Splits (``split``): ``random`` (the default, 1 above) or ``original``, the data set's own
+   2,173 training / 693 test pairs (study E4, docs/claims.md): train on the training pairs, and the
+   test pairs are both the queries and the retrieval items (a query's own partner is then one of the
+   relevant items). Validation mirrors it: a fixed 25% of the training pairs (seeded by ``seed``)
+   are both validation queries and validation items, the other 75% train. The ``splits`` repeats then
+   differ only in the networks' seeds (initialisation, data order).
 
 Preprocessing is part of each grid: 'minmax' (each feature divided by its maximum on the training
 data: values in [0, 1], sigmoid outputs, cross-entropy, Bernoulli RBMs) or 'standardise' (zero mean,
@@ -50,7 +58,7 @@ import numpy as np
 
 from .. import backend
 from ..cca import cca_transform_x, cca_transform_y, fit_cca
-from ..data.wiki import load_wiki, query_split
+from ..data.wiki import load_wiki, original_split, query_split
 from ..errors import DivergenceError
 from ..fusion import Architecture, init_params
 from ..generative import encode, init_decoder, reconstruct
@@ -73,6 +81,7 @@ RANKINGS = {"cosine": "cosine, centred on the retrieval items' mean",
             "cosine-raw": "cosine, uncentred",
             "euclidean": "Euclidean distance"}
 DEFAULT_CRITERION = ("single", "cosine")
+SPLITS = ("random", "original")
 QUERY_FRACTION = 0.25
 PAPER = {"i2t": {"CCA": 0.2490, "CMFH": 0.2551, "LCFS": 0.2798, "Corr-Full-AE": 0.2634, "DMF": 0.2921},
          "t2i": {"CCA": 0.1960, "CMFH": 0.5407, "LCFS": 0.2141, "Corr-Full-AE": 0.5418, "DMF": 0.5612}}
@@ -194,19 +203,35 @@ def represent_pairs(model: dict, image, text, xp):
     return encode(model["params"], [x, y], model["arch"])
 
 
+def parse_ranking(ranking: str) -> tuple:
+    """'cosine' -> ('cosine', None); 'cosine@50' -> ('cosine', 50): a ranking of :data:`RANKINGS`,
+    scored over its top 50 only (mAP@50) when a cut is given."""
+    base, at, top = str(ranking).partition("@")
+    if base not in RANKINGS or (at and not (top.isdigit() and int(top) > 0)):
+        raise ValueError(f"unknown ranking {ranking!r}; choose one of {tuple(RANKINGS)}, optionally with a "
+                         f"cut '@R' (R a positive integer, e.g. 'cosine@50')")
+    return base, int(top) if at else None
+
+
+def ranking_text(ranking: str) -> str:
+    """The description of a ranking, its cut included ('cosine@50')."""
+    base, top = parse_ranking(ranking)
+    return RANKINGS[base] + ("" if top is None else f"; mAP over the top {top} of the ranking")
+
+
 def ranking_map(queries, items, query_labels, item_labels, ranking: str, query_modality_mean) -> float:
-    """mAP of ``items`` ranked for each of ``queries`` under one of :data:`RANKINGS`."""
+    """mAP of ``items`` ranked for each of ``queries`` under one of :data:`RANKINGS` (with '@R': mAP@R)."""
     xp = backend.array_module(queries)
+    ranking, top = parse_ranking(ranking)
     if ranking == "cosine":
-        return retrieval_map(queries, items, query_labels, item_labels, "cosine")
+        return retrieval_map(queries, items, query_labels, item_labels, "cosine", top=top)
     if ranking == "cosine-modality":
-        return retrieval_map(queries, items, query_labels, item_labels, "cosine", query_centre=query_modality_mean)
+        return retrieval_map(queries, items, query_labels, item_labels, "cosine", query_centre=query_modality_mean,
+                             top=top)
     if ranking == "cosine-raw":
         return retrieval_map(queries, items, query_labels, item_labels, "cosine",
-                             centre=xp.zeros(items.shape[1], dtype=items.dtype))
-    if ranking == "euclidean":
-        return retrieval_map(queries, items, query_labels, item_labels, "euclidean")
-    raise ValueError(f"unknown ranking {ranking!r}; choose one of {tuple(RANKINGS)}")
+                             centre=xp.zeros(items.shape[1], dtype=items.dtype), top=top)
+    return retrieval_map(queries, items, query_labels, item_labels, "euclidean", top=top)
 
 
 def evaluate_all(model: dict, data, query_idx, item_idx, xp, rankings=tuple(RANKINGS)) -> dict:
@@ -249,16 +274,33 @@ def validation_score(scores: dict) -> float:
 
 # --- the whole table -----------------------------------------------------------------------------
 
-def _criteria(items: str, ranking: str, explore: bool) -> list:
-    """The (items, ranking) pairs a run scores on validation: the main one first."""
-    if items not in ITEMS:
-        raise ValueError(f"unknown items reading {items!r}; choose one of {ITEMS}")
-    if ranking not in RANKINGS:
-        raise ValueError(f"unknown ranking {ranking!r}; choose one of {tuple(RANKINGS)}")
-    out = [(items, ranking)]
+def _criteria(items: str, ranking: str, explore: bool, also=()) -> list:
+    """The (items, ranking) pairs a run scores on validation: the main one first, then ``also``."""
+    out = [(items, ranking)] + [tuple(c) for c in also]
+    for i, r in out:
+        if i not in ITEMS:
+            raise ValueError(f"unknown items reading {i!r}; choose one of {ITEMS}")
+        parse_ranking(r)
     if explore:
-        out += [(i, r) for i in ITEMS for r in RANKINGS if (i, r) != (items, ranking)]
-    return out
+        out += [(i, r) for i in ITEMS for r in RANKINGS if (i, r) not in out]
+    return list(dict.fromkeys(out))
+
+
+def split_indices(data, split: str, seed: int, split_seed: int) -> dict:
+    """Index arrays of one split: queries, items (ranked for them), train (fits the final model), and
+    their validation counterparts val_query, val_items, val_train (module docstring, 1 and 8)."""
+    if split == "random":
+        q_idx, r_idx = query_split(len(data), QUERY_FRACTION, split_seed)
+        # validation: a held-out slice of the retrieval set plays the queries, the rest trains
+        v_pos, t_pos = query_split(len(r_idx), QUERY_FRACTION, split_seed + 1)
+        return {"query": q_idx, "items": r_idx, "train": r_idx,
+                "val_query": r_idx[v_pos], "val_items": r_idx[t_pos], "val_train": r_idx[t_pos]}
+    if split == "original":
+        train, test = original_split(data)
+        v_pos, t_pos = query_split(len(train), QUERY_FRACTION, seed)  # one carve for every repeat
+        return {"query": test, "items": test, "train": train,
+                "val_query": train[v_pos], "val_items": train[v_pos], "val_train": train[t_pos]}
+    raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
 
 
 def criterion_key(criterion) -> str:
@@ -268,18 +310,26 @@ def criterion_key(criterion) -> str:
 def run_table2(wiki_dir, out_dir, *, preset: str = "paper", splits: int | None = None, seed: int = 0,
                methods=METHODS, backend_name: str | None = None, show_progress=None, overrides=None,
                verify_checksums: bool = True, items: str = "single", ranking: str = "cosine",
-               explore: bool = False) -> dict:
+               explore: bool = False, also=(), split: str = "random") -> dict:
     """Run (or resume) the whole protocol; returns the metrics written to ``out_dir/metrics.json``.
 
+    ``also``: more (items, ranking) readings, each chosen on validation and tested on the queries like
+    the main one (e.g. ``[("single", "cosine@50")]``); ``split``: 'random' or 'original' (module
+    docstring, 8).
     ``items``/``ranking``: the reading the configurations are chosen for (module docstring, 6-7);
     ``explore``: also score every other (items, ranking) pair on validation, each at the configuration
     it chooses itself; the queries are used only for the main reading and the default one. (Run directories
     written before the readings existed, with units ``final``: ``scripts/migrate_table2_run.py`` converts them.)
     """
-    criteria = _criteria(items, ranking, explore)
-    # finals (training on the whole retrieval set, then the queries) only for the main reading and the
-    # default one: the other readings are compared on validation alone (rerun with --ranking X to test X)
-    report = list(dict.fromkeys(c for c in criteria if c in (criteria[0], DEFAULT_CRITERION)))
+    criteria = _criteria(items, ranking, explore, also)
+    # finals (training on the whole retrieval set, then the queries) only for the main reading, the
+    # default one and ``also``: the others are compared on validation alone (rerun with --ranking X to test X)
+    report = list(dict.fromkeys(c for c in criteria
+                                if c in (criteria[0], DEFAULT_CRITERION) or c in [tuple(a) for a in also]))
+    # every ranking of RANKINGS is scored as before; cut ones ('cosine@50') only where a criterion asks
+    rankings = tuple(RANKINGS) + tuple(dict.fromkeys(r for _, r in criteria if r not in RANKINGS))
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
     settings = json.loads(json.dumps(PRESETS[preset]))
     settings.update(overrides or {})
     if splits is not None:
@@ -294,15 +344,15 @@ def run_table2(wiki_dir, out_dir, *, preset: str = "paper", splits: int | None =
                 "grid_size": {m: len(settings["cca_grid" if m == "cca" else "net_grid"]) for m in methods},
                 # the set of readings scored (the main one is chosen at report time among them)
                 "criteria": sorted(criterion_key(c) for c in criteria), "distance": "per (items, ranking) criterion"}
+    if split != "random":  # recorded only when not the default, so earlier run directories still resume
+        protocol["split"] = split
     run.start(protocol, backend.backend_name(xp))
     echo = show_progress is not False
     split_seeds = backend.spawn_seeds(seed, settings["splits"])
     per_criterion = {c: {} for c in criteria}
     for k, s_seed in enumerate(split_seeds):
-        q_idx, r_idx = query_split(len(data), QUERY_FRACTION, s_seed)
-        # validation: a held-out slice of the retrieval set plays the queries, the rest trains
-        v_pos, t_pos = query_split(len(r_idx), QUERY_FRACTION, s_seed + 1)
-        vq_idx, vt_idx = r_idx[v_pos], r_idx[t_pos]
+        ix = split_indices(data, split, seed, s_seed)
+        q_idx, r_idx, train_idx = ix["query"], ix["items"], ix["train"]
         for method in methods:
             grid = settings["cca_grid" if method == "cca" else "net_grid"]
             tuning = []
@@ -310,8 +360,8 @@ def run_table2(wiki_dir, out_dir, *, preset: str = "paper", splits: int | None =
                 tu = (f"split{k}", method, f"tune{j}")
                 res = run.result(*tu)
                 if res is None:
-                    res = _tune_unit(run, tu, method, config, settings, data, vq_idx, vt_idx, s_seed + 10 + j, xp,
-                                     show_progress)
+                    res = _tune_unit(run, tu, method, config, settings, data, ix["val_query"], ix["val_train"],
+                                     s_seed + 10 + j, xp, show_progress, ix["val_items"], rankings)
                     run.log(f"split {k} {method} config {j} {config}: validation "
                             f"{json.dumps(res['validation'])}", echo=echo)
                 tuning.append(res)
@@ -323,12 +373,14 @@ def run_table2(wiki_dir, out_dir, *, preset: str = "paper", splits: int | None =
                 res = run.result(*unit)
                 if res is None:
                     t0 = time.time()
-                    model = fit_method(method, grid[j], settings, data.image[r_idx], data.text[r_idx],
+                    model = fit_method(method, grid[j], settings, data.image[train_idx], data.text[train_idx],
                                        s_seed + 100, xp, checkpoint=run.unit(*unit) / "fit.npz",
                                        show_progress=show_progress)
                     res = {"split": k, "split_seed": s_seed, "chosen": grid[j], "chosen_index": j,
                            "n_queries": len(q_idx), "n_retrieval": len(r_idx)}
-                    res["test_variants"] = evaluate_all(model, data, q_idx, r_idx, xp)
+                    if split != "random":
+                        res["n_train"] = len(train_idx)
+                    res["test_variants"] = evaluate_all(model, data, q_idx, r_idx, xp, rankings)
                     res["seconds"] = time.time() - t0
                     if model["kind"] == "network":
                         res["final_train_loss"] = model["history"]["train_loss"][-1]
@@ -344,7 +396,7 @@ def run_table2(wiki_dir, out_dir, *, preset: str = "paper", splits: int | None =
                      "validation": [_scores(tuning, j, c) for j in range(len(grid))]})
     metrics = aggregate(per_criterion[criteria[0]])
     metrics["protocol"] = protocol
-    metrics["items"], metrics["ranking"], metrics["distance"] = items, ranking, RANKINGS[ranking]
+    metrics["items"], metrics["ranking"], metrics["distance"] = items, ranking, ranking_text(ranking)
     # validation for every reading; test only for the reported ones
     metrics["criteria"] = {criterion_key(c): {**(aggregate(per_criterion[c]) if c in report else {}),
                                               "validation": validation_summary(per_criterion[c])}
@@ -358,18 +410,20 @@ def _scores(tuning: list, j: int, criterion) -> dict:
     return tuning[j]["variants"][criterion[0]][criterion[1]]
 
 
-def _tune_unit(run, unit, method, config, settings, data, vq_idx, vt_idx, seed, xp, show_progress) -> dict:
-    """Fit one grid configuration on the validation training rows and score it on the validation queries."""
+def _tune_unit(run, unit, method, config, settings, data, vq_idx, vt_idx, seed, xp, show_progress,
+               vi_idx=None, rankings=tuple(RANKINGS)) -> dict:
+    """Fit one grid configuration on the validation training rows ``vt_idx`` and score it on the
+    validation queries against the validation items ``vi_idx`` (None: the training rows)."""
     t0 = time.time()
     try:
         model = fit_method(method, config, settings, data.image[vt_idx], data.text[vt_idx], seed, xp,
                            checkpoint=run.unit(*unit) / "fit.npz", show_progress=show_progress)
-        variants = evaluate_all(model, data, vq_idx, vt_idx, xp)
+        variants = evaluate_all(model, data, vq_idx, vt_idx if vi_idx is None else vi_idx, xp, rankings)
         validation = variants[DEFAULT_CRITERION[0]][DEFAULT_CRITERION[1]]
     except DivergenceError as exc:  # a diverging configuration simply loses the tuning
         lost = {p: {"i2t": float("-inf"), "t2i": float("-inf")} for p in PROTOCOLS}
         validation = lost
-        variants = {i: {r: lost for r in RANKINGS} for i in ITEMS}
+        variants = {i: {r: lost for r in rankings} for i in ITEMS}
         run.log(f"{'/'.join(unit)} diverged: {exc}", echo=show_progress is not False)
     res = {"config": config, "validation": validation, "variants": variants, "seconds": time.time() - t0}
     run.save_result(unit, res)
@@ -437,7 +491,7 @@ def criterion_view(metrics: dict, items: str, ranking: str) -> dict:
         raise ValueError(f"this run did not test {key} on the queries; rerun it with --items {items} "
                          f"--ranking {ranking} (same --out) to train and test that reading")
     return {**metrics, **{k: v for k, v in metrics["criteria"][key].items() if k != "validation"},
-            "items": items, "ranking": ranking, "distance": RANKINGS[ranking]}
+            "items": items, "ranking": ranking, "distance": ranking_text(ranking)}
 
 
 def table2_markdown(metrics: dict, command: str) -> str:
