@@ -105,3 +105,133 @@ def test_cut_rankings_parse_and_score_the_top():
     full = W.ranking_map(q, it, ql, il, "cosine", None)
     assert W.ranking_map(q, it, ql, il, "cosine@200", None) == pytest.approx(full)
     assert W.ranking_map(q, it, ql, il, "cosine@50", None) != pytest.approx(full)
+
+
+# --- the decision rule on hand-made numbers -------------------------------------------------------
+
+def _res(i2t: dict, t2i: dict, n=5) -> dict:
+    """{task: {method: cell}} from {method: (mean, std)} per task."""
+    return {t: {m: {"mean": mu, "std": sd, "n": n, "values": []} for m, (mu, sd) in d.items()}
+            for t, d in (("i2t", i2t), ("t2i", t2i))}
+
+
+def test_match_picks_the_protocol_whose_cca_is_closest_within_the_tolerance():
+    from dmf_np.experiments.study_e4 import e4_match
+    nets = {"emf": (0.2, 0.01), "imf": (0.2, 0.01), "dmf": (0.2, 0.01)}
+    s = {"P0": _res({"cca": (0.264, 0.007), **nets}, {"cca": (0.247, 0.004), **nets}),      # T2I off by 0.051
+         "P1": _res({"cca": (0.262, 0.0), **nets}, {"cca": (0.190, 0.0), **nets}),          # off by 0.013 / 0.006
+         "P1@50": _res({"cca": (0.245, 0.0), **nets}, {"cca": (0.210, 0.0), **nets}),       # 0.004 / 0.014
+         "P3": _res({"cca": (0.240, 0.01), **nets}, {"cca": (0.2170, 0.01), **nets})}       # 0.009 / 0.021: out
+    m = e4_match(s)
+    assert m["within"] == ["P1", "P1@50"] and m["matched"] == ["P1"] and m["judge_under"] == ["P1"]
+    assert m["deviation"]["P1"]["larger"] == pytest.approx(0.013)
+    assert "P1" in m["text"] and "also within: P1@50" in m["text"]
+    none = e4_match({"P0": s["P0"], "P3": s["P3"]})
+    assert none["matched"] == [] and none["judge_under"] == ["P0", "P3"] and "no protocol matches" in none["text"]
+
+
+def test_c4_verdicts_supported_reversed_not_supported_inconclusive():
+    from dmf_np.experiments.study_e4 import c4_rule, c4_verdict, dmf_distance
+    base = {"cca": (0.25, 0.01), "emf": (0.26, 0.01), "imf": (0.27, 0.02)}
+    # DMF ahead of each by more than the larger std (IMF: 0.30 - 0.27 = 0.03 > 0.02)
+    assert c4_rule(_res({**base, "dmf": (0.30, 0.01)}, {**base, "dmf": (0.30, 0.01)}))["verdict"] == "supported"
+    # ahead of IMF by less than its std on one task: not supported
+    assert c4_rule(_res({**base, "dmf": (0.30, 0.01)}, {**base, "dmf": (0.285, 0.01)}))["verdict"] == "not supported"
+    # one method above DMF on both tasks by the margin: reversed (CCA, EMF above on I2T only do not count)
+    r = c4_rule(_res({**base, "dmf": (0.235, 0.01)}, {**base, "emf": (0.25, 0.01), "dmf": (0.245, 0.001)}))
+    assert r["verdict"] == "reversed" and "IMF" in r["why"] and "CCA" not in r["why"]
+    # fewer than 5 repeats, or a method missing: inconclusive; P1's deterministic CCA may count once
+    assert c4_rule(_res({**base, "dmf": (0.3, 0.01)}, {**base, "dmf": (0.3, 0.01)}, n=3))["verdict"] == "inconclusive"
+    assert c4_rule(_res({"cca": (0.2, 0.0), "dmf": (0.3, 0.0)}, {"cca": (0.2, 0.0), "dmf": (0.3, 0.0)}))["verdict"] \
+        == "inconclusive"
+    p1 = _res({**base, "dmf": (0.30, 0.01)}, {**base, "dmf": (0.30, 0.01)})
+    for t in ("i2t", "t2i"):
+        p1[t]["cca"]["n"] = 1
+    assert c4_rule(p1)["verdict"] == "inconclusive" and c4_rule(p1, cca_once=True)["verdict"] == "supported"
+    # judged under the matching protocol only; with none, under each, one verdict only when they agree
+    cca_ok = {"cca": (0.249, 0.0), "emf": (0.26, 0.01), "imf": (0.27, 0.02)}
+    s = {"P0": _res({**base, "cca": (0.30, 0.01), "dmf": (0.22, 0.01)},
+                    {**base, "cca": (0.30, 0.01), "dmf": (0.24, 0.01)}),
+         "P1": _res({**cca_ok, "dmf": (0.30, 0.01)}, {**cca_ok, "cca": (0.196, 0.0), "dmf": (0.56, 0.01)})}
+    for t in ("i2t", "t2i"):
+        s["P1"][t]["cca"]["n"] = 1
+    v = c4_verdict(s)
+    assert v["judge_under"] == ["P1"] and v["verdict"] == "supported" and v["text"] == "C4 supported under P1"
+    s["P1"]["t2i"]["cca"]["mean"] = 0.30  # no match now: judged under P0 (reversed) and P1 (not supported)
+    s["P1"]["t2i"]["dmf"]["mean"] = 0.305
+    v = c4_verdict(s)
+    assert v["verdict"] is None and v["by_protocol"]["P0"]["verdict"] == "reversed"
+    assert v["by_protocol"]["P1"]["verdict"] == "not supported" and "differs by protocol" in v["text"]
+    assert dmf_distance(s)["P1"]["t2i"] == pytest.approx(0.305 - 0.5612)
+
+
+# --- the whole study on small synthetic data: layout, wrapping run_table2, resume ---------------
+
+def _small_wiki(n_tr=120, n_te=48, seed=0):
+    from dmf_np.data.wiki import WikiData
+    rng = np.random.default_rng(seed)
+    n = n_tr + n_te
+    labels = rng.integers(0, 10, n)
+    image = rng.uniform(0, 1, (n, 128))
+    text = rng.uniform(0, 1, (n, 10))
+    text[np.arange(n), labels] += 3.0
+    image, text = image / image.sum(1, keepdims=True), text / text.sum(1, keepdims=True)
+    ids = np.array([f"p{i}" for i in range(n)])
+    return WikiData(image, text, labels, [f"c{k}" for k in range(10)], ids, ids, np.arange(n) < n_tr)
+
+
+TINY = {"epochs": 1, "pretrain_epochs": 0, "net_grid": [{"preprocessing": "standardise", "lr": 0.002}],
+        "modality_sizes": ((128, 16, 8), (10, 8, 8)), "shared_sizes": (16, 8, 4),
+        "cca_grid": [{"preprocessing": "standardise", "reg": r} for r in (0.1, 1.0)]}
+
+
+def test_run_e4_layout_wraps_run_table2_and_resumes(tmp_path, monkeypatch):
+    from dmf_np.experiments import study_e4 as S
+    from dmf_np.experiments.rundir import ConfigMismatch
+
+    small = _small_wiki()
+    monkeypatch.setattr(W, "load_wiki", lambda *a, **k: small)
+    plan = S.E4Plan(preset="quick", repeats=2, top_r=5, methods=("cca", "dmf"), overrides=TINY)
+    rep = S.run_e4("unused", tmp_path / "e4", plan, log=None)
+    s = rep["summary"]
+    assert list(s) == ["P0", "P0@5", "P1", "P1@5", "P3", "P3@5"]
+    for key, res in s.items():
+        for t in ("i2t", "t2i"):
+            assert set(res[t]) == {"cca", "dmf"} and res[t]["dmf"]["n"] == 2
+            assert res[t]["cca"]["n"] == (1 if key.startswith("P1") else 2)  # P1's CCA: one deterministic fit
+            assert all(0.0 <= v <= 1.0 for v in res[t]["dmf"]["values"])
+    # P1 ranks the 48 test pairs for the 48 test pairs; P0 ranks the random split's retrieval set
+    p1_unit = W.RunDir(tmp_path / "e4" / "P1").result("split0", "dmf", "final0")
+    assert (p1_unit["n_queries"], p1_unit["n_retrieval"], p1_unit["n_train"]) == (48, 48, 120)
+    assert "cosine@5" in p1_unit["test_variants"]["single"]
+    # P0 is run_table2's own protocol: the same numbers as a plain run_table2 call
+    plain = W.run_table2("unused", tmp_path / "plain", preset="quick", splits=2, methods=("cca", "dmf"),
+                         overrides=TINY, show_progress=False)
+    for t in ("i2t", "t2i"):
+        assert [s["P0"][t][m]["values"] for m in ("cca", "dmf")] == \
+               [plain["reconstruct"][t][m]["values"] for m in ("cca", "dmf")]
+    assert (tmp_path / "e4" / "e4.json").is_file() and "| P1@5 | T2I |" in (tmp_path / "e4" / "e4.md").read_text()
+    # resume: every unit read back; a deleted unit alone is recomputed, to the same numbers
+    units = sorted((tmp_path / "e4").glob("P*/units/**/result.json"))
+    stamps = {p: p.stat().st_mtime_ns for p in units}
+    (tmp_path / "e4" / "P1" / "units" / "split1" / "dmf" / "final0" / "result.json").unlink()
+    again = S.run_e4("unused", tmp_path / "e4", plan, log=None)
+    assert again["summary"] == s
+    changed = [p.relative_to(tmp_path / "e4").parts[:5] for p in units if p.stat().st_mtime_ns != stamps[p]]
+    assert changed == [("P1", "units", "split1", "dmf", "final0")]
+    assert S.e4_summary(tmp_path / "e4") == s
+    with pytest.raises(ConfigMismatch):
+        S.run_e4("unused", tmp_path / "e4", S.E4Plan(preset="quick", repeats=3, top_r=5, methods=("cca", "dmf"),
+                                                     overrides=TINY), log=None)
+    with pytest.raises(ValueError, match="unknown E4 protocol"):
+        S.E4Plan(protocols=("P2",))
+
+
+def test_e4_markdown_table_and_rule_lines():
+    from dmf_np.experiments.study_e4 import e4_markdown
+    base = {"cca": (0.249, 0.0), "emf": (0.26, 0.01), "imf": (0.27, 0.02), "dmf": (0.30, 0.01)}
+    md = e4_markdown({"P1": _res(base, {**base, "cca": (0.20, 0.0)})}, command="python -c ...")
+    assert "| P1 | I2T | 0.2490 ± 0.0000 | 0.2600 ± 0.0100 | 0.2700 ± 0.0200 | 0.3000 ± 0.0100 | 5 |" in md
+    assert "| P1 | +0.0000 | +0.0040 | yes | +0.0079 | -0.2612 |" in md
+    assert "**Match (E4 rule):** matching protocol: P1" in md and "    python -c ..." in md
+    assert "**C4 (E4 rule):**" in md
