@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dmf_np.experiments.mnist import Preset
 from dmf_np.experiments.rundir import RunDir
-from dmf_np.experiments import study_e2
+from dmf_np.experiments import study_e2, study_e3, study_e4
 from dmf_np.experiments.study import E1Plan, choose_rate, e1_summary, next_smaller_rate, path_dynamics
 from dmf_np.io import atomic_write_json
 from dmf_np.plots import draw_study_e2, draw_study_fig4, draw_study_paths, show_and_save
@@ -165,6 +165,30 @@ def add_e2(study: dict, run: Path) -> None:
     study["pending"] = [p for p in study["pending"] if "(E2)" not in p]
 
 
+def add_e3(study: dict, run: Path) -> None:
+    """E3's summary (the finished run's ``e3.json``) and C3's verdict, into ``study``."""
+    path = run / "e3.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: E3 has not finished; rerun run_e3 (it resumes) first")
+    e3 = json.loads(path.read_text())
+    study["e3"] = e3
+    study["verdicts"]["C3"] = e3["verdict"]["verdict"]
+    study["verdict_notes"]["C3"] = f"E3 rule (docs/claims.md): {e3['verdict']['why']}"
+    study["pending"] = [p for p in study["pending"] if "(E3)" not in p]
+
+
+def add_e4(study: dict, run: Path) -> None:
+    """E4's summary (``study_e4.e4_summary`` of the finished protocols), its match and C4's verdict."""
+    summary = study_e4.e4_summary(run)
+    match, c4 = study_e4.e4_match(summary), study_e4.c4_verdict(summary)
+    study["e4"] = {**summary, "match": match, "c4": c4, "dmf_minus_paper": study_e4.dmf_distance(summary)}
+    # several protocols judged with different verdicts: docs/claims.md ("Changes after registration")
+    study["verdicts"]["C4"] = c4["verdict"] if c4["verdict"] is not None else "inconclusive"
+    study["verdict_notes"]["C4"] = f"{match['text']}; {c4['text']}"
+    done = all(p in summary for p in ("P0", "P1", "P3"))
+    study["pending"] = [p for p in study["pending"] if "(E4)" not in p] + ([] if done else ["E4 (not finished)"])
+
+
 def markdown(study: dict) -> str:
     """E1's tables for docs/claims.md: per level, each model's training loss at epochs 1, 5, 10 and the
     last, its Left+Right and Right-only test error, and the rule's counts; the layer statistics of s_3."""
@@ -222,6 +246,8 @@ def main(argv=None) -> int:
     p.add_argument("--json", type=Path, default=None, help="write figures/study.json here")
     p.add_argument("--figures", type=Path, default=None, help="write the two figures into this directory")
     p.add_argument("--e2", type=Path, default=None, help="E2's run directory (study_e2.run_e2)")
+    p.add_argument("--e3", type=Path, default=None, help="E3's finished run directory (study_e3.run_e3)")
+    p.add_argument("--e4", type=Path, default=None, help="E4's run directory (study_e4.run_e4)")
     p.add_argument("--markdown", action="store_true", help="print the tables as markdown (docs/claims.md)")
     args = p.parse_args(argv)
     if not (args.run / "config.json").is_file():
@@ -230,6 +256,13 @@ def main(argv=None) -> int:
     study = build(args.run)
     if args.e2:
         add_e2(study, args.e2)
+    if args.e3:
+        add_e3(study, args.e3)
+    if args.e4:
+        add_e4(study, args.e4)
+    study["command"] = " ".join(["python scripts/study_report.py", str(args.run)]
+                                + [f"--{e} {getattr(args, e)}" for e in ("e2", "e3", "e4") if getattr(args, e)]
+                                + ["--json figures/study.json --figures figures"])
     if args.json:
         atomic_write_json(args.json, study)
     if args.figures:
@@ -244,6 +277,11 @@ def main(argv=None) -> int:
         print(markdown(study))
         if "e2" in study:
             print("### E2 tables\n\n" + study_e2.e2_markdown(study["e2"]))
+        if "e3" in study:
+            print("### E3 tables\n\n" + study_e3.e3_markdown(study["e3"]))
+        if "e4" in study:
+            print("### E4 tables\n\n" + study_e4.e4_markdown({p: v for p, v in study["e4"].items()
+                                                               if p.startswith("P")}))
     for claim, verdict in study["verdicts"].items():
         print(f"{claim}: {verdict} ({study['verdict_notes'][claim]})")
     for model, by_level in study["e1"]["rule"].items():
