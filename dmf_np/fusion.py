@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy  # dtype logic only: CuPy arrays carry NumPy dtypes
 
 from . import backend
-from .checks import check_modalities
+from .checks import check_modalities, check_params
 from .layers import NO_WORKSPACE, affine_forward, sigmoid
 
 SCHEMES = ("emf", "imf", "dmf")
@@ -365,6 +365,9 @@ def forward(params: dict, xs, arch: Architecture, check: bool = True, workspace=
     buffers (no allocation), valid until the next call with the same workspace.
     """
     if check:
+        # the encoder's keys only: a generative model's params carry its decoder too
+        check_params({k: params[k] for k in arch.param_shapes() if k in params}
+                     if isinstance(params, dict) else params, arch)
         check_modalities(xs, arch)
     fw = Forward(arch, h={(m, 1): x for m, x in enumerate(xs)})
     n, dtype = xs[0].shape[0], numpy.result_type(xs[0].dtype, params[arch.b_sh(arch.L)].dtype)
