@@ -464,24 +464,8 @@ def run_e1(mnist, out, plan: E1Plan = E1Plan(), jobs: int = 1, scheduler: str | 
                  for level in plan.levels for seed in plan.seeds for model in plan.models
                  if E1_MODELS[model][1] != "B'")
         # wave 2: the tuning grid, growing by the edge rule until no model's best rate is at its low edge
-        chosen, todo = {}, list(plan.models)
-        while todo:
-            results = wait_all(ex.submit(e1_unit, out, shared, plan, 0, m, seed0, lr, True)
-                               for m in todo for lr in grids[m])
-            it = iter(results)
-            scores = {m: {lr: _val(next(it)) for lr in grids[m]} for m in todo}
-            still = []
-            for m in todo:
-                best = choose_rate(scores[m])
-                extra = next_smaller_rate(grids[m], best, plan.edge_grid)
-                if best is None:
-                    raise DivergenceError(f"E1 {m}: every rate of {grids[m]} diverged")
-                if extra is None:
-                    chosen[m] = best
-                else:
-                    grids[m].append(extra)
-                    still.append(m)
-            todo = still
+        chosen = tune_with_edge_rule(lambda m, lr: ex.submit(e1_unit, out, shared, plan, 0, m, seed0, lr, True),
+                                     grids, plan.edge_grid, "E1")
         log(f"E1 rates chosen on validation: {chosen} (grids {grids})")
         # wave 3: the final units
         wait_all(ex.submit(e1_unit, out, shared, plan, level, m, seed, chosen[m], False)
@@ -489,6 +473,32 @@ def run_e1(mnist, out, plan: E1Plan = E1Plan(), jobs: int = 1, scheduler: str | 
     summary = e1_summary(rd, plan, chosen, grids)
     rd.write_metrics(summary, "e1.json")
     return summary
+
+
+def tune_with_edge_rule(submit, grids: dict, edge_grid, name: str) -> dict:
+    """The tuning wave of E1 and E3 (docs/claims.md, "Equal tuning budget"): every model's grid on seed
+    0, then, while a model's best rate is the smallest of its grid, the next smaller rate of
+    ``edge_grid`` for that model. submit(model, lr) -> a future of the unit's result; ``grids``
+    ({model: [rates]}) grows in place. Returns {model: chosen rate}.
+    """
+    chosen, todo = {}, list(grids)
+    while todo:
+        results = wait_all(submit(m, lr) for m in todo for lr in grids[m])
+        it = iter(results)
+        scores = {m: {lr: _val(next(it)) for lr in grids[m]} for m in todo}
+        still = []
+        for m in todo:
+            best = choose_rate(scores[m])
+            if best is None:
+                raise DivergenceError(f"{name} {m}: every rate of {grids[m]} diverged")
+            extra = next_smaller_rate(grids[m], best, edge_grid)
+            if extra is None:
+                chosen[m] = best
+            else:
+                grids[m].append(extra)
+                still.append(m)
+        todo = still
+    return chosen
 
 
 def _e1_pretrain_task(out, mnist, plan: E1Plan, level: int, model: str, seed: int) -> None:
@@ -563,5 +573,5 @@ def _cell(values) -> dict:
 
 __all__ = ["VARIANTS", "pretrain_variant", "layerwise_pretraining", "modality_only", "scaled_config",
            "dmf_from_imf", "layer_statistics", "path_statistics", "path_dynamics", "lsuv_init", "E1_MODELS",
-           "E1Plan", "e1_unit",
-           "e1_pretrained", "run_e1", "e1_rule", "e1_summary", "choose_rate", "next_smaller_rate"]
+           "E1Plan", "e1_unit", "e1_pretrained", "run_e1", "e1_rule", "e1_summary", "choose_rate",
+           "next_smaller_rate", "tune_with_edge_rule"]

@@ -36,7 +36,7 @@ from ..train import fit_classifier
 from .mnist import CONDITIONS, PRESETS, MnistHalves, Split, derived_seed, evaluate
 from .parallel import make_executor, wait_all
 from .rundir import RunDir
-from .study import E1_MODELS, E1Plan, _cell, choose_rate, e1_pretrained, next_smaller_rate
+from .study import E1_MODELS, E1Plan, _cell, e1_pretrained, tune_with_edge_rule
 
 # what modality dropout shows of an example: index 0, 1, 2 of a draw's "inputs"
 DROPOUT_INPUTS = ("both halves", "left zeroed", "right zeroed")
@@ -242,24 +242,8 @@ def run_e3(mnist, out, plan: E3Plan = E3Plan(), jobs: int = 1, scheduler: str | 
         wait_all(ex.submit(_e3_pretrain_task, out, shared, plan, model, seed)
                  for seed in plan.seeds for model in plan.models if E1_MODELS[model][1] != "B'")
         # wave 2: the tuning grid, growing by the edge rule until no model's best rate is at its low edge
-        chosen, todo = {}, list(plan.models)
-        while todo:
-            results = wait_all(ex.submit(e3_unit, out, shared, plan, m, seed0, lr, True)
-                               for m in todo for lr in grids[m])
-            it = iter(results)
-            scores = {m: {lr: _val(next(it)) for lr in grids[m]} for m in todo}
-            still = []
-            for m in todo:
-                best = choose_rate(scores[m])
-                if best is None:
-                    raise DivergenceError(f"E3 {m}: every rate of {grids[m]} diverged")
-                extra = next_smaller_rate(grids[m], best, plan.edge_grid)
-                if extra is None:
-                    chosen[m] = best
-                else:
-                    grids[m].append(extra)
-                    still.append(m)
-            todo = still
+        chosen = tune_with_edge_rule(lambda m, lr: ex.submit(e3_unit, out, shared, plan, m, seed0, lr, True),
+                                     grids, plan.edge_grid, "E3")
         log(f"E3 rates chosen on validation: {chosen} (grids {grids})")
         # wave 3: the final units (seed 0's unit at the chosen rate is the tuning unit, read back)
         wait_all(ex.submit(e3_unit, out, shared, plan, m, seed, chosen[m], False)
