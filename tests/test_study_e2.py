@@ -29,6 +29,7 @@ def test_e2_rule_counts_paired_seeds_and_ties():
     # not reached (inf) is slower than any count; both not reached is a tie
     r = S2.e2_rule([3, 4, INF], [INF, 6, INF], [0.1, 0.1, 0.1], [0.2, 0.2, 0.2])
     assert (r["dmf_faster"], r["imf_faster"]) == (2, 0)
+    assert S2.e2_rule([3, 4, None], [None, 6, None], [0.1] * 3, [0.2] * 3) == r   # None (JSON) is inf
     r = S2.e2_rule([3, 4, 5], [INF, 6, 7], [0.1, 0.1, 0.1], [0.2, 0.2, 0.2])
     assert r["dmf_ahead"] and S2.verdict([r, r]) == "supported"
     # seconds: within 20% of IMF's is a tie

@@ -167,13 +167,13 @@ def seconds_to(losses, epoch_seconds, target: float) -> float:
 def e2_rule(dmf_to, imf_to, dmf_final, imf_final, tie: float = 0.0, need: int = 3) -> dict:
     """docs/claims.md's E2 rule at one depth, over paired seeds.
 
-    dmf_to, imf_to: (seeds,) epochs (or seconds) to the common loss, inf where not reached; dmf_final,
+    dmf_to, imf_to: (seeds,) epochs (or seconds) to the common loss, inf (or None) where not reached; dmf_final,
     imf_final: (seeds,) last-epoch training losses. A seed counts as DMF faster if its count is below
     IMF's by more than ``tie`` of IMF's (equal, both inf, or within the tie: against DMF), and as DMF
     lower if its last loss is strictly below IMF's. ``faster_and_lower`` needs ``need`` seeds on each
     count; the mirrored counts (IMF faster, IMF lower) give the 'reversed' verdict.
     """
-    d, i = np.asarray(dmf_to, float), np.asarray(imf_to, float)
+    d, i = (np.array([math.inf if v is None else v for v in a], float) for a in (dmf_to, imf_to))
     dl, il = np.asarray(dmf_final, float), np.asarray(imf_final, float)
     if not (d.shape == i.shape == dl.shape == il.shape) or d.ndim != 1:
         raise ValueError(f"need four (seeds,) arrays of paired values; got {d.shape}, {i.shape}, {dl.shape}, "
@@ -292,6 +292,9 @@ def e2_summary(rd: RunDir, plan: E2Plan) -> dict:
             depth["rule"] = {"epochs": e2_rule(d["epochs_to_common"], i["epochs_to_common"], *final),
                              "seconds": e2_rule(d["seconds_to_common"], i["seconds_to_common"], *final,
                                                 tie=SECONDS_TIE)}
+        for r in depth["models"].values():  # "not reached": null in JSON (strict JSON has no Infinity)
+            for key in ("epochs_to_common", "seconds_to_common", "wall_seconds_to_common"):
+                r[key] = [None if math.isinf(v) else v for v in r[key]]
         rules["C1b"].append(depth.get("rule", {}).get("epochs"))
         rules["C1c"].append(depth.get("rule", {}).get("seconds"))
         out["depths"][str(L)] = depth
