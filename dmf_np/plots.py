@@ -259,3 +259,54 @@ def draw_study_e2(e2: dict):
     fig.suptitle("E2: no pretraining, LSUV start, constant rate (docs/claims.md)")
     fig.tight_layout()
     return fig
+
+
+def draw_study_e3(e3: dict):
+    """E3 (training with modality dropout; figures/study.json's "e3"): test error (%) against test-only
+    damage of the right half, both halves (left) and the right half alone (right), mean ± 1 std over
+    the paired seeds, one line per model."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, reading, title in ((axes[0], "left+right", "both halves"), (axes[1], "right", "right half only")):
+        for m, r in e3["models"].items():
+            levels = sorted(r[reading], key=int)
+            mean = [r[reading][lv]["mean"] for lv in levels]
+            std = [r[reading][lv]["std"] for lv in levels]
+            style = MODEL_STYLE.get(m.split("-")[0], {})
+            ax.errorbar([int(lv) for lv in levels], mean, yerr=std, marker="o", capsize=3, lw=1.6,
+                        **dict(style, label=f"{m.upper()} ({r['right'][levels[0]]['seeds']} seeds)"))
+        ax.set_title(f"test error, {title}")
+        ax.set_xlabel("right half damaged at test (%)")
+        ax.set_ylabel("test error (%)")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.suptitle("E3: trained with modality dropout (docs/claims.md)")
+    fig.tight_layout()
+    return fig
+
+
+def draw_study_e4(e4: dict, paper: dict | None = None):
+    """E4 (figures/study.json's "e4": {protocol: {"i2t": {method: mAP}, "t2i": ...}}): mAP per protocol
+    and method, one panel per task, with the paper's values (``paper``: {task: {method: mAP}}) dashed."""
+    import matplotlib.pyplot as plt
+
+    protocols = list(e4)
+    methods = [m for m in ("cca", "emf", "imf", "dmf") if any(m in e4[p]["i2t"] for p in protocols)]
+    colors = {"cca": "#bcbd22", "emf": MODEL_STYLE["emf"]["color"], "imf": MODEL_STYLE["imf"]["color"],
+              "dmf": MODEL_STYLE["dmf"]["color"]}
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=False)
+    width = 0.8 / max(1, len(methods))
+    for ax, task, title in ((axes[0], "i2t", "image → text"), (axes[1], "t2i", "text → image")):
+        for k, m in enumerate(methods):
+            xs = [i + (k - (len(methods) - 1) / 2) * width for i in range(len(protocols))]
+            ax.bar(xs, [e4[p][task].get(m, np.nan) for p in protocols], width, color=colors[m], label=m.upper())
+        for m, v in (paper or {}).get(task, {}).items():
+            ax.axhline(v, color=colors.get(m.lower(), "k"), ls="--", lw=1, label=f"paper {m}")
+        ax.set_xticks(range(len(protocols)), protocols)
+        ax.set_title(f"{title}: test mAP")
+        ax.grid(alpha=0.3, axis="y")
+    axes[1].legend(fontsize=8, ncol=2)
+    fig.suptitle("E4: Table 2 under four Wiki protocols (docs/claims.md)")
+    fig.tight_layout()
+    return fig

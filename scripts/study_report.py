@@ -36,7 +36,7 @@ from dmf_np.experiments.rundir import RunDir
 from dmf_np.experiments import study_e2, study_e3, study_e4
 from dmf_np.experiments.study import E1Plan, choose_rate, e1_summary, next_smaller_rate, path_dynamics
 from dmf_np.io import atomic_write_json
-from dmf_np.plots import draw_study_e2, draw_study_fig4, draw_study_paths, show_and_save
+from dmf_np.plots import draw_study_e2, draw_study_e3, draw_study_e4, draw_study_fig4, draw_study_paths, show_and_save
 
 VARIANTS = {"dmf-A": "A", "dmf-B": "B", "dmf-B'": "B'", "dmf-C": "C"}
 NEED = 4  # seeds of 5 that a rule asks for (docs/claims.md)
@@ -178,11 +178,16 @@ def add_e3(study: dict, run: Path) -> None:
 
 
 def add_e4(study: dict, run: Path) -> None:
-    """E4's summary (``study_e4.e4_summary`` of the finished protocols), its match and C4's verdict."""
+    """E4 into ``study``: "e4" as issue 13 asks ({protocol: {"i2t": {method: mean mAP}, "t2i": ...}}) and
+    "e4_detail" (each cell's mean, std and values, the protocol match, C4 per protocol, DMF minus the paper)."""
     summary = study_e4.e4_summary(run)
     match, c4 = study_e4.e4_match(summary), study_e4.c4_verdict(summary)
-    study["e4"] = {**summary, "match": match, "c4": c4, "dmf_minus_paper": study_e4.dmf_distance(summary)}
-    # several protocols judged with different verdicts: docs/claims.md ("Changes after registration")
+    study["e4"] = {p: {t: {m: c["mean"] for m, c in by_task.items()} for t, by_task in res.items()}
+                   for p, res in summary.items()}
+    study["e4_detail"] = {"cells": summary, "match": match, "c4": c4, "dmf_minus_paper": study_e4.dmf_distance(summary),
+                          "paper": {t: {"CCA": study_e4.PAPER_CCA[t], "DMF": study_e4.PAPER_DMF[t]}
+                                    for t in study_e4.TASKS}}
+    # several protocols judged with different verdicts: docs/claims.md ("Changes after registration", 5)
     study["verdicts"]["C4"] = c4["verdict"] if c4["verdict"] is not None else "inconclusive"
     study["verdict_notes"]["C4"] = f"{match['text']}; {c4['text']}"
     done = all(p in summary for p in ("P0", "P1", "P3"))
@@ -273,6 +278,11 @@ def main(argv=None) -> int:
             paths = {m: {"0": r["paths"]} for m, r in study["e2"]["depths"]["3"]["models"].items()}
             show_and_save(draw_study_paths(paths, "0", title="E2 (L = 3, no pretraining)"), "study_e2_paths.png",
                           save_to=args.figures, dpi=110)
+        if "e3" in study:
+            show_and_save(draw_study_e3(study["e3"]), "study_e3.png", save_to=args.figures, dpi=110)
+        if "e4" in study:
+            show_and_save(draw_study_e4(study["e4"], study["e4_detail"]["paper"]), "study_e4.png",
+                          save_to=args.figures, dpi=110)
     if args.markdown:
         print(markdown(study))
         if "e2" in study:
@@ -280,8 +290,7 @@ def main(argv=None) -> int:
         if "e3" in study:
             print("### E3 tables\n\n" + study_e3.e3_markdown(study["e3"]))
         if "e4" in study:
-            print("### E4 tables\n\n" + study_e4.e4_markdown({p: v for p, v in study["e4"].items()
-                                                               if p.startswith("P")}))
+            print("### E4 tables\n\n" + study_e4.e4_markdown(study["e4_detail"]["cells"]))
     for claim, verdict in study["verdicts"].items():
         print(f"{claim}: {verdict} ({study['verdict_notes'][claim]})")
     for model, by_level in study["e1"]["rule"].items():

@@ -281,9 +281,8 @@ if e3 is not None:
 e4 = study.get("e4")
 if e4 is not None:
     print("\nE4: test mAP, image->text / text->image (mean over splits or seeds)")
-    for proto in (p for p in e4 if p.startswith("P")):
-        res = e4[proto]
-        print(f"  {proto:6s} " + "  ".join(f"{m.upper()} {res['i2t'][m]['mean']:.3f}/{res['t2i'][m]['mean']:.3f}"
+    for proto, res in e4.items():
+        print(f"  {proto:6s} " + "  ".join(f"{m.upper()} {res['i2t'][m]:.3f}/{res['t2i'][m]:.3f}"
                                        for m in ("cca", "emf", "imf", "dmf") if m in res["i2t"]))
     print("  the paper: CCA 0.249/0.196, DMF 0.292/0.561")
     print("C4:", study["verdicts"].get("C4"), f"({study['verdict_notes'].get('C4', '')})")
