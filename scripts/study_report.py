@@ -215,14 +215,16 @@ def markdown(study: dict) -> str:
                 out.append(f"| {name} | 0 | not finished | | | | | | |")
                 continue
             loss, err, right = cell["train_loss"]["mean"], cell["test_error"], cell["right_only"]
-            verdict = "" if rule is None else (f"loss {rule['loss_seeds']}/5, error {rule['error_seeds']}/5: "
+            verdict = "" if rule is None else (f"loss {rule['loss_seeds']}/{rule['seeds']}, error "
+                                               f"{rule['error_seeds']}/{rule['seeds']}: "
                                                + ("passes" if rule["passes"] else "fails"))
-            out.append(f"| {name} | {err['seeds']} | {loss[0]:.4f} | {loss[4]:.4f} | {loss[9]:.4f} | {loss[-1]:.5f} | "
+            at = [loss[min(e, len(loss)) - 1] for e in (1, 5, 10)]  # epochs 1, 5, 10 (the last, if fewer)
+            out.append(f"| {name} | {err['seeds']} | {at[0]:.4f} | {at[1]:.4f} | {at[2]:.4f} | {loss[-1]:.5f} | "
                        f"{err['mean']:.2f} ± {err['std']:.2f} | {right['mean']:.1f} ± {right['std']:.1f} | {verdict} |")
         out.append("")
     counts = e1.get("seeds_at_or_below_imf_by_epoch", {})
     if counts:
-        out += ["**Seeds (of 5) in which the training loss is at or below IMF's, epoch by epoch (1-20)**", ""]
+        out += ["**Paired seeds in which the training loss is at or below IMF's, epoch by epoch**", ""]
         for m, by_level in counts.items():
             for d, c in by_level.items():
                 out.append(f"* {m}, {d}%: {' '.join(str(x) for x in c)}")
