@@ -132,8 +132,10 @@ def build(run: Path) -> dict:
             if d == 0 and results:
                 val0[model] = results[0]["final"]["val_error"]   # seed 0: the first finished unit
     # per epoch, in how many paired seeds each model's training loss is at or below IMF's
-    at_or_below_imf = {m: {d: (loss <= losses[("imf", d)]).sum(axis=0).tolist()}
-                       for (m, d), loss in losses.items() if m != "imf" and ("imf", d) in losses}
+    at_or_below_imf = {}
+    for (m, d), loss in losses.items():
+        if m != "imf" and ("imf", d) in losses:
+            at_or_below_imf.setdefault(m, {})[d] = (loss <= losses[("imf", d)]).sum(axis=0).tolist()
     c1a, why = verdict_c1a(summary["rule"], levels)
     complete = all(len(e1.get(v, {}).get(str(d), {}).get(m, {}).get("test_error", {}).get("values", [])) == 5
                    for v in VARIANTS.values() for d in levels for m in ("emf", "imf", "dmf"))
