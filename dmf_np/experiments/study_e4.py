@@ -81,15 +81,21 @@ def run_e4(wiki_dir, out, plan: E4Plan = E4Plan(), show_progress=False, log=prin
     out = Path(out)
     RunDir(out).start({"experiment": "e4", **json.loads(json.dumps(asdict(plan)))})
     for p in plan.protocols:
-        items, split = E4_RUNS[p]["items"], E4_RUNS[p]["split"]
         if log:
             log(f"E4 {p}: {DESCRIPTIONS[p]} -> {out / p}")
-        run_table2(wiki_dir, out / p, preset=plan.preset, splits=plan.repeats, seed=plan.seed,
-                   methods=tuple(plan.methods), show_progress=show_progress, overrides=dict(plan.overrides),
-                   verify_checksums=plan.verify_checksums, items=items, ranking="cosine",
-                   also=[(items, f"cosine@{plan.top_r}")], split=split)
+        run_protocol(wiki_dir, out, plan, p, show_progress)
         RunDir(out).log(f"{p} finished", echo=bool(log))
     return write_e4(out)
+
+
+def run_protocol(wiki_dir, out, plan: E4Plan, protocol: str, show_progress=False) -> dict:
+    """One protocol of E4 into ``out/<protocol>``: the ``run_table2`` call :func:`run_e4` makes for it
+    (so protocols can also run side by side, one process each, and ``run_e4`` then resumes them)."""
+    items, split = E4_RUNS[protocol]["items"], E4_RUNS[protocol]["split"]
+    return run_table2(wiki_dir, Path(out) / protocol, preset=plan.preset, splits=plan.repeats, seed=plan.seed,
+                      methods=tuple(plan.methods), show_progress=show_progress, overrides=dict(plan.overrides),
+                      verify_checksums=plan.verify_checksums, items=items, ranking="cosine",
+                      also=[(items, f"cosine@{plan.top_r}")], split=split)
 
 
 def write_e4(out) -> dict:
@@ -283,5 +289,5 @@ def e4_markdown(summary: dict, command: str | None = None) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["E4Plan", "E4_RUNS", "run_e4", "write_e4", "e4_summary", "e4_match", "c4_rule", "c4_verdict",
+__all__ = ["E4Plan", "E4_RUNS", "run_e4", "run_protocol", "write_e4", "e4_summary", "e4_match", "c4_rule", "c4_verdict",
            "cca_deviation", "dmf_distance", "e4_markdown"]
