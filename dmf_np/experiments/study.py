@@ -447,15 +447,21 @@ def next_smaller_rate(grid, best, edge_grid):
     return max(smaller) if smaller else None
 
 
+def start_run(out, protocol: dict, jobs: int, scheduler, log) -> tuple:
+    """Open (or resume) a study's run directory under ``protocol``; returns (RunDir, its absolute path as
+    a string, for the units, and the log function). Parallel units run with one BLAS thread each, and
+    config.json says so."""
+    rd = RunDir(out)
+    parallel = jobs != 1 or scheduler is not None
+    rd.start(protocol, units_blas_threads=1 if parallel else None)
+    return rd, str(rd.path.resolve()), log or rd.log
+
+
 def run_e1(mnist, out, plan: E1Plan = E1Plan(), jobs: int = 1, scheduler: str | None = None, log=None) -> dict:
     """Run (or resume) E1 in run directory ``out``: pretraining, tuning with the edge rule, then every
     (level, model, seed) at the model's chosen rate; returns :func:`e1_summary`. Units go through
     :mod:`.parallel` (in this process when jobs=1 and no scheduler)."""
-    rd = RunDir(out)
-    parallel = jobs != 1 or scheduler is not None  # units then run in workers limited to one BLAS thread
-    rd.start(plan.protocol(), units_blas_threads=1 if parallel else None)
-    log = log or rd.log
-    out = str(rd.path.resolve())
+    rd, out, log = start_run(out, plan.protocol(), jobs, scheduler, log)
     seed0, grids = plan.seeds[0], {m: list(plan.lr_grid) for m in plan.models}
     with make_executor(jobs, scheduler, inline=True) as ex:
         shared = ex.share(mnist)
@@ -574,4 +580,4 @@ def _cell(values) -> dict:
 __all__ = ["VARIANTS", "pretrain_variant", "layerwise_pretraining", "modality_only", "scaled_config",
            "dmf_from_imf", "layer_statistics", "path_statistics", "path_dynamics", "lsuv_init", "E1_MODELS",
            "E1Plan", "e1_unit", "e1_pretrained", "run_e1", "e1_rule", "e1_summary", "choose_rate",
-           "next_smaller_rate", "tune_with_edge_rule"]
+           "next_smaller_rate", "tune_with_edge_rule", "start_run"]

@@ -33,7 +33,7 @@ from ..train import fit_classifier
 from .mnist import PRESETS, MnistHalves, Preset, derived_seed, evaluate
 from .parallel import make_executor, wait_all
 from .rundir import RunDir
-from .study import _cell, lsuv_init, path_dynamics, path_statistics
+from .study import _cell, lsuv_init, path_dynamics, path_statistics, start_run
 
 # (hidden sizes of each half above its 392 pixels, shared sizes) per depth L
 DEPTHS = {3: ((512, 128), (512, 256, 64)),
@@ -202,11 +202,7 @@ def verdict(rules: list, need_seeds: int = 3) -> str:
 
 def run_e2(mnist, out, plan: E2Plan = E2Plan(), jobs: int = 1, scheduler: str | None = None, log=None) -> dict:
     """Run (or resume) E2 in run directory ``out``; returns :func:`e2_summary` (also ``e2.json``)."""
-    rd = RunDir(out)
-    parallel = jobs != 1 or scheduler is not None
-    rd.start(plan.protocol(), units_blas_threads=1 if parallel else None)
-    log = log or rd.log
-    out = str(rd.path.resolve())
+    rd, out, log = start_run(out, plan.protocol(), jobs, scheduler, log)
     seed0 = plan.seeds[0]
     # the biggest units first, so that two workers finish together
     order = sorted(((L, m) for L in plan.depths for m in plan.models), key=lambda u: (-u[0], u[1] != "dmf"))

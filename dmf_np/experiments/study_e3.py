@@ -36,7 +36,7 @@ from ..train import fit_classifier
 from .mnist import CONDITIONS, PRESETS, MnistHalves, Split, derived_seed, evaluate
 from .parallel import make_executor, wait_all
 from .rundir import RunDir
-from .study import E1_MODELS, E1Plan, _cell, e1_pretrained, tune_with_edge_rule
+from .study import E1_MODELS, E1Plan, _cell, e1_pretrained, start_run, tune_with_edge_rule
 
 # what modality dropout shows of an example: index 0, 1, 2 of a draw's "inputs"
 DROPOUT_INPUTS = ("both halves", "left zeroed", "right zeroed")
@@ -230,11 +230,7 @@ def run_e3(mnist, out, plan: E3Plan = E3Plan(), jobs: int = 1, scheduler: str | 
     """Run (or resume) E3 in run directory ``out``: pretraining (E1's clean networks), tuning on seed 0
     with the edge rule, then every (model, seed) at the model's chosen rate; writes ``e3.json`` and
     returns :func:`e3_summary`. Units go through :mod:`.parallel` (in this process when jobs=1)."""
-    rd = RunDir(out)
-    parallel = jobs != 1 or scheduler is not None  # units then run in workers limited to one BLAS thread
-    rd.start(plan.protocol(), units_blas_threads=1 if parallel else None)
-    log = log or rd.log
-    out = str(rd.path.resolve())
+    rd, out, log = start_run(out, plan.protocol(), jobs, scheduler, log)
     seed0, grids = plan.seeds[0], {m: list(plan.lr_grid) for m in plan.models}
     with make_executor(jobs, scheduler, inline=True) as ex:
         shared = ex.share(mnist)
