@@ -174,10 +174,12 @@ def draw_study_fig4(e1: dict):
         first = next(c for c in cells.values() if c)
         lines = [(first[m], MODEL_STYLE[m]) for m in ("emf", "imf") if m in first]
         lines += [(c["dmf"], dict(E1_VARIANT_STYLE[v], label=f"DMF-{v}")) for v, c in cells.items() if "dmf" in c]
-        for cell, style in lines:
+        for k, (cell, style) in enumerate(lines):
             loss, err = cell["train_loss"]["mean"], cell["test_error"]
             top.plot(range(1, len(loss) + 1), loss, lw=1.6, **style)
-            bottom.errorbar([len(loss)], [100 - err["mean"]], yerr=[err["std"]], fmt="o", color=style["color"])
+            # side by side at the last epoch, so that the error bars do not hide each other
+            bottom.errorbar([len(loss) - 0.4 * (len(lines) - 1) / 2 + 0.4 * k], [100 - err["mean"]], yerr=[err["std"]],
+                            fmt="o", capsize=3, color=style["color"])
         top.set_yscale("log")
         seeds = sorted({c["train_loss"]["seeds"] for c, _ in lines})
         top.set_title(f"right half damaged {d}% (mean of {'-'.join(map(str, seeds))} seeds)")
