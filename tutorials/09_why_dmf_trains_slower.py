@@ -310,7 +310,9 @@ if e4 is not None:
 #   throughout.
 # * **Without pretraining (section 5) DMF is still the slowest.** Started alike (LSUV), each at its own
 #   best rate, DMF needs a smaller rate than the others (it stalls near chance where they train best)
-#   and reaches the common loss last; each of its epochs also costs about three of IMF's. Extra paths
+#   and reaches the common loss last; each of its epochs also costs 2.6 of IMF's. One exception, at
+#   depth 5: IMF sits on a plateau near chance for 1-4 epochs (the error reaching its lower layers is
+#   near zero), DMF leaves it in the first epoch and is ahead until IMF catches up. Extra paths
 #   add width, not shortcuts: every input-to-output path in DMF has the same number of weight layers as in
 #   IMF, and more paths into a layer mean larger steps at the same rate.
 # * **The Right-only column is about training, not architecture (section 6).** Trained with a missing
