@@ -358,38 +358,30 @@ print(f"* With {n_seeds} seeds, agreement of every seed is about 1-in-16 evidenc
       "sharpen the 'not reproduced' cells.")
 
 # %% [markdown]
-# ## 6. Is pretraining the reason? (the study in progress)
+# ## 6. Is pretraining the reason? The study's verdicts
 #
-# `docs/mnist.md` suspects the layer-wise pretraining: after it, EMF (one stack on both halves)
-# trains fastest and DMF slowest. The study of issue 13 tests that with a controlled ablation
-# (pretrained vs random start, everything else equal) and will commit its results to
-# `figures/study.json`. If that file is here, we show it; if not, we show the one related result
-# already committed, a quick-preset run without pretraining (`figures/fig4_nopretrain_quick.json`),
-# with its limits.
+# `docs/mnist.md` suspected the layer-wise pretraining: after it, EMF (one stack on both halves)
+# trains fastest and DMF slowest. The pre-registered study of `docs/claims.md` tested that (E1: four
+# ways to pretrain DMF), and the paper's other claims too, and committed its results to
+# `figures/study.json`; tutorial 9 walks through them. Here, only its verdicts. (Without the file,
+# we show the one related result committed before the study: a quick-preset run without
+# pretraining, `figures/fig4_nopretrain_quick.json`, with its limits.)
 
 # %%
-def fig4_like(d):
-    """Whether d has fig4.json's shape: {level: {model: {"train_loss": [...], ...}}}."""
-    return (isinstance(d, dict) and bool(d) and all(isinstance(v, dict) and v for v in d.values())
-            and all(isinstance(c, dict) and "train_loss" in c for v in d.values() for c in v.values()))
-
-
 study_path = FIGS / "study.json"
 if study_path.is_file():
     study = json.loads(study_path.read_text())
-    print(f"{study_path.relative_to(ROOT)}: keys {sorted(study)}")
-    for key in ("description", "summary", "command", "commands"):
-        if key in study:
-            print(f"{key}: {study[key]}")
-    for key, part in study.items():
-        if fig4_like(part):
-            path = show_and_save(draw_fig4(part, f"figures/study.json: {key}"), f"tutorial_06_study_{key}.png")
-            print("figure written to", path)
-            for d in sorted(part, key=int):
-                print(f"  {key}, damage {d}%: final training loss " + ", ".join(
-                    f"{m.upper()} {part[d][m]['train_loss'][-1]:.4f}" for m in MODELS if m in part[d]))
+    print(f"{study_path.relative_to(ROOT)} (made by: {study['command']})")
+    for claim, verdict in study["verdicts"].items():
+        print(f"  {claim}: {verdict}")
+    e1 = study["e1"]
+    for d in sorted(e1["A"], key=int):
+        print(f"  E1, damage {d}%: final training loss " + ", ".join(
+            f"{name} {e1[v][d][m]['train_loss']['mean'][-1]:.4f}"
+            for name, v, m in (("EMF", "A", "emf"), ("IMF", "A", "imf"), ("DMF-A (today's)", "A", "dmf"),
+                               ("DMF-B", "B", "dmf"))))
 else:
-    print("figures/study.json is not here yet: the pretraining study (issue 13) is in progress.")
+    print("figures/study.json is not here (the study of docs/claims.md writes it).")
     nopre = json.loads((FIGS / "fig4_nopretrain_quick.json").read_text())
     print("Committed meanwhile, without pretraining (quick preset: 15,000 images, 3 seeds, clean data, "
           "10 epochs; each model's rate chosen on validation: figures/table1_nopretrain_quick.md):")
