@@ -411,17 +411,12 @@ def e1_unit(out, mnist, plan: E1Plan, level: int, model: str, seed: int, lr: flo
                 "paths": path_statistics(prm, *fixed, arch)}
 
     t0 = time.time()
-    try:
-        history = fit_classifier(params, arch, train.xs(), train.labels, epochs=p.finetune_epochs,
-                                 batch_size=p.batch_size, optimizer=SGD(lr, p.momentum, p.weight_decay),
-                                 seed=derived_seed(seed, "finetune"), lr_decay=p.lr_decay, eval_fn=per_epoch,
-                                 checkpoint=rd.unit(*parts) / "finetune.npz", show_progress=False)
-    except DivergenceError as exc:
-        if not tuning:
-            raise
-        result = {"unit": list(parts), "lr": lr, "diverged": str(exc)}
-        rd.save_result(parts, result)
-        return result
+    history, diverged = fit_or_record_divergence(rd, parts, lr, tuning, lambda: fit_classifier(
+        params, arch, train.xs(), train.labels, epochs=p.finetune_epochs, batch_size=p.batch_size,
+        optimizer=SGD(lr, p.momentum, p.weight_decay), seed=derived_seed(seed, "finetune"), lr_decay=p.lr_decay,
+        eval_fn=per_epoch, checkpoint=rd.unit(*parts) / "finetune.npz", show_progress=False))
+    if diverged is not None:
+        return diverged
     result = {"unit": list(parts), "lr": lr, "history": history, "layer_stats": stats, "paths_before": paths_before,
               "final": {"val_error": history["val_error"][-1],
                         "test": {c: evaluate(params, test, arch, c) for c in CONDITIONS}},
@@ -430,6 +425,20 @@ def e1_unit(out, mnist, plan: E1Plan, level: int, model: str, seed: int, lr: flo
     rd.log(f"E1 {'/'.join(parts)}: train loss {history['train_loss'][-1]:.4f}, val {history['val_error'][-1]:.2f}%",
            echo=False)
     return result
+
+
+def fit_or_record_divergence(rd, parts, lr: float, tuning: bool, fit) -> tuple:
+    """Run ``fit()`` (a fine-tuning returning its history): (history, None). If it diverges, a tuning
+    unit records that as its result (a rate that diverges simply loses the tuning) and returns (None,
+    that result); a final unit raises the :class:`DivergenceError`."""
+    try:
+        return fit(), None
+    except DivergenceError as exc:
+        if not tuning:
+            raise
+        result = {"unit": list(parts), "lr": lr, "diverged": str(exc)}
+        rd.save_result(parts, result)
+        return None, result
 
 
 def choose_rate(scores: dict):
@@ -580,4 +589,4 @@ def _cell(values) -> dict:
 __all__ = ["VARIANTS", "pretrain_variant", "layerwise_pretraining", "modality_only", "scaled_config",
            "dmf_from_imf", "layer_statistics", "path_statistics", "path_dynamics", "lsuv_init", "E1_MODELS",
            "E1Plan", "e1_unit", "e1_pretrained", "run_e1", "e1_rule", "e1_summary", "choose_rate",
-           "next_smaller_rate", "tune_with_edge_rule", "start_run"]
+           "next_smaller_rate", "tune_with_edge_rule", "start_run", "fit_or_record_divergence"]

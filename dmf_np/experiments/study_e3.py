@@ -30,13 +30,12 @@ import numpy as np
 
 from .. import backend
 from ..data.damage import KINDS, damage_mask
-from ..errors import DivergenceError
 from ..optim import SGD
 from ..train import fit_classifier
 from .mnist import CONDITIONS, PRESETS, MnistHalves, Split, derived_seed, evaluate
 from .parallel import make_executor, wait_all
 from .rundir import RunDir
-from .study import E1_MODELS, E1Plan, _cell, e1_pretrained, start_run, tune_with_edge_rule
+from .study import E1_MODELS, E1Plan, _cell, e1_pretrained, fit_or_record_divergence, start_run, tune_with_edge_rule
 
 # what modality dropout shows of an example: index 0, 1, 2 of a draw's "inputs"
 DROPOUT_INPUTS = ("both halves", "left zeroed", "right zeroed")
@@ -189,19 +188,13 @@ def e3_unit(out, mnist, plan: E3Plan, model: str, seed: int, lr: float, tuning: 
     params, stats = e1_pretrained(rd, data, plan.e1_plan(), 0, model, seed)
     timer = {}
     t0 = time.time()
-    try:
-        history = fit_classifier(params, arch, train.xs(), train.labels, epochs=p.finetune_epochs,
-                                 batch_size=p.batch_size, optimizer=SGD(lr, p.momentum, p.weight_decay),
-                                 seed=derived_seed(seed, "finetune"), lr_decay=p.lr_decay,
-                                 eval_fn=lambda prm: {"val_error": evaluate(prm, val, arch)},
-                                 checkpoint=rd.unit(*parts) / "finetune.npz", show_progress=False,
-                                 epoch_inputs=dropout_epochs(train, seed, plan, timer))
-    except DivergenceError as exc:
-        if not tuning:
-            raise
-        result = {"unit": list(parts), "lr": lr, "diverged": str(exc)}
-        rd.save_result(parts, result)
-        return result
+    history, diverged = fit_or_record_divergence(rd, parts, lr, tuning, lambda: fit_classifier(
+        params, arch, train.xs(), train.labels, epochs=p.finetune_epochs, batch_size=p.batch_size,
+        optimizer=SGD(lr, p.momentum, p.weight_decay), seed=derived_seed(seed, "finetune"), lr_decay=p.lr_decay,
+        eval_fn=lambda prm: {"val_error": evaluate(prm, val, arch)}, checkpoint=rd.unit(*parts) / "finetune.npz",
+        show_progress=False, epoch_inputs=dropout_epochs(train, seed, plan, timer)))
+    if diverged is not None:
+        return diverged
     seconds = time.time() - t0
     test = {c: {} for c in CONDITIONS}
     for level in plan.test_levels:
