@@ -169,7 +169,7 @@ def _e3_unit_dir(model: str, seed: int, lr: float) -> tuple:
 def e3_unit(out, mnist, plan: E3Plan, model: str, seed: int, lr: float, tuning: bool = False) -> dict:
     """One E3 unit: E1's clean pretrained network of (model, seed), fine-tuned at rate ``lr`` with
     modality dropout; its result.json (read back if done). A tuning unit that diverges records it;
-    a final unit raises :class:`DivergenceError`.
+    a final unit raises :class:`~dmf_np.errors.DivergenceError`.
 
     Result: {"unit", "lr", "history": {"train_loss": [epochs], "val_error": [epochs]}, "final":
     {"val_error", "test": {"left+right" | "right": {"<level>": error %}}}, "seconds": {"finetune",
