@@ -310,14 +310,15 @@ def e2_markdown(summary: dict) -> str:
     for L, depth in summary["depths"].items():
         lines += [f"**L = {L}** (common training loss {depth['common_loss']:.4f}; each model at its own best "
                   f"setting; seeds {', '.join(str(len(m['epochs_to_common'])) for m in depth['models'].values())})",
-                  "", "| model | best rate, momentum | epochs to common loss (per seed) | seconds to it | "
+                  "", "| model | best rate, momentum | epochs to common loss (per seed) | CPU seconds to it (wall) | "
                   "loss ep. 1 | ep. 5 | last | best val. error % | its test error % |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for m, r in depth["models"].items():
             curve = r["train_loss"]["mean"]
             lines.append(f"| {m.upper()} | {r['best']['lr']:g}, {r['best']['momentum']:g} | "
                          f"{', '.join(fmt(v) for v in r['epochs_to_common'])} | "
-                         f"{', '.join(fmt(v, ' s') for v in r['seconds_to_common'])} | {curve[0]:.4f} | "
+                         f"{', '.join(fmt(v, ' s') for v in r['seconds_to_common'])} "
+                         f"({', '.join(fmt(v, ' s') for v in r['wall_seconds_to_common'])}) | {curve[0]:.4f} | "
                          f"{curve[min(4, len(curve) - 1)]:.4f} | {curve[-1]:.5f} | "
                          f"{r['best_val_error']['mean']:.2f} ± {r['best_val_error']['std']:.2f} | "
                          f"{r['test_error']['mean']:.2f} ± {r['test_error']['std']:.2f} |")
