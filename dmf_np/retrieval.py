@@ -79,17 +79,26 @@ def rank(distances):
     return xp.argsort(distances, axis=1, kind="stable")
 
 
-def mean_average_precision(distances, query_labels, item_labels, top: int | None = None) -> tuple:
-    """(mAP, per-query AP as a host array) of a (Q, I) distance matrix, relevant = same label;
-    ``top``: mAP@top (:func:`average_precision`)."""
+def relevance_ranked(distances, query_labels, item_labels):
+    """(Q, I) bool: for each query, whether each item is relevant (same label), in ranked order."""
     xp = array_module(distances)
     query_labels = xp.asarray(query_labels)
     item_labels = xp.asarray(item_labels)
     if distances.shape != (query_labels.shape[0], item_labels.shape[0]):
         raise ValueError(f"distances {tuple(distances.shape)} do not match {query_labels.shape[0]} queries "
                          f"and {item_labels.shape[0]} items")
-    order = rank(distances)
-    relevance = item_labels[order] == query_labels[:, None]
+    return item_labels[rank(distances)] == query_labels[:, None]
+
+
+def mean_average_precision(distances, query_labels, item_labels, top: int | None = None) -> tuple:
+    """(mAP, per-query AP as a host array) of a (Q, I) distance matrix, relevant = same label;
+    ``top``: mAP@top (:func:`average_precision`)."""
+    return map_of(relevance_ranked(distances, query_labels, item_labels), top)
+
+
+def map_of(relevance, top: int | None = None) -> tuple:
+    """(mAP, per-query AP on the host) of a ranked relevance matrix (:func:`relevance_ranked`); one
+    ranking can be scored at several cuts without ranking again."""
     ap = to_host(average_precision(relevance, top))
     return float(ap.mean()) if ap.size else float("nan"), ap
 

@@ -240,3 +240,24 @@ def test_migration_script_lets_an_old_run_directory_resume(tmp_path, script):
     m2 = W.run_table2(data_dir, run, **kw)
     assert m2["reconstruct"] == m1["reconstruct"] and m2["encode"] == m1["encode"]
     assert {p: p.read_text() for p in run.rglob("result.json")} == before  # nothing recomputed
+
+
+def test_ranking_maps_scores_each_ranking_once_with_the_same_numbers():
+    """ranking_maps ranks once per distinct ranking and scores every cut of it: the same mAPs as
+    ranking each reading on its own with retrieval_map."""
+    from dmf_np.experiments import wiki as W
+    from dmf_np.retrieval import retrieval_map
+    rng = np.random.default_rng(3)
+    q, it = rng.normal(size=(40, 6)), rng.normal(size=(90, 6))
+    ql, il = rng.integers(0, 4, 40), rng.integers(0, 4, 90)
+    qmean = q.mean(axis=0)
+    want = {"cosine": retrieval_map(q, it, ql, il, "cosine"),
+            "cosine@10": retrieval_map(q, it, ql, il, "cosine", top=10),
+            "cosine-modality": retrieval_map(q, it, ql, il, "cosine", query_centre=qmean),
+            "cosine-raw@5": retrieval_map(q, it, ql, il, "cosine", centre=np.zeros(6), top=5),
+            "euclidean": retrieval_map(q, it, ql, il, "euclidean")}
+    got = W.ranking_maps(q, it, ql, il, list(want), qmean)
+    assert list(got) == list(want)
+    for r in want:
+        assert got[r] == want[r], r
+        assert W.ranking_map(q, it, ql, il, r, qmean) == want[r], r

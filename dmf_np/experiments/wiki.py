@@ -65,7 +65,7 @@ from ..generative import encode, init_decoder, reconstruct
 from ..generative_train import fit_generative
 from ..optim import SGD
 from ..pretrain import CDConfig, pretrain_fusion
-from ..retrieval import retrieval_map
+from ..retrieval import distance_matrix, map_of, relevance_ranked, retrieval_map
 from .rundir import RunDir
 
 METHODS = ("cca", "emf", "imf", "dmf")
@@ -219,19 +219,30 @@ def ranking_text(ranking: str) -> str:
     return RANKINGS[base] + ("" if top is None else f"; mAP over the top {top} of the ranking")
 
 
+def ranking_maps(queries, items, query_labels, item_labels, rankings, query_modality_mean) -> dict:
+    """{ranking: mAP} of ``items`` ranked for each of ``queries`` under each of ``rankings`` (names of
+    :data:`RANKINGS`, with '@R' for mAP@R). Each distinct ranking is computed once, however many cuts
+    of it are scored."""
+    xp = backend.array_module(queries)
+    parsed = {r: parse_ranking(r) for r in rankings}
+    out = {}
+    for base in dict.fromkeys(b for b, _ in parsed.values()):
+        if base == "euclidean":
+            d = distance_matrix(queries, items, "euclidean")
+        elif base == "cosine-modality":
+            d = distance_matrix(queries, items, "cosine", query_centre=query_modality_mean)
+        elif base == "cosine-raw":
+            d = distance_matrix(queries, items, "cosine", centre=xp.zeros(items.shape[1], dtype=items.dtype))
+        else:
+            d = distance_matrix(queries, items, "cosine")
+        relevance = relevance_ranked(d, query_labels, item_labels)
+        out.update({r: map_of(relevance, top)[0] for r, (b, top) in parsed.items() if b == base})
+    return {r: out[r] for r in rankings}
+
+
 def ranking_map(queries, items, query_labels, item_labels, ranking: str, query_modality_mean) -> float:
     """mAP of ``items`` ranked for each of ``queries`` under one of :data:`RANKINGS` (with '@R': mAP@R)."""
-    xp = backend.array_module(queries)
-    ranking, top = parse_ranking(ranking)
-    if ranking == "cosine":
-        return retrieval_map(queries, items, query_labels, item_labels, "cosine", top=top)
-    if ranking == "cosine-modality":
-        return retrieval_map(queries, items, query_labels, item_labels, "cosine", query_centre=query_modality_mean,
-                             top=top)
-    if ranking == "cosine-raw":
-        return retrieval_map(queries, items, query_labels, item_labels, "cosine",
-                             centre=xp.zeros(items.shape[1], dtype=items.dtype), top=top)
-    return retrieval_map(queries, items, query_labels, item_labels, "euclidean", top=top)
+    return ranking_maps(queries, items, query_labels, item_labels, [ranking], query_modality_mean)[ranking]
 
 
 def evaluate_all(model: dict, data, query_idx, item_idx, xp, rankings=tuple(RANKINGS)) -> dict:
@@ -246,11 +257,13 @@ def evaluate_all(model: dict, data, query_idx, item_idx, xp, rankings=tuple(RANK
     for protocol in PROTOCOLS:
         qi, qt = represent(model, data.image[query_idx], data.text[query_idx], protocol, xp)
         ri, rt = represent(model, data.image[item_idx], data.text[item_idx], protocol, xp)
-        for r in rankings:
-            out["single"][r][protocol] = {"i2t": ranking_map(qi, rt, ql, rl, r, ri.mean(axis=0)),
-                                          "t2i": ranking_map(qt, ri, ql, rl, r, rt.mean(axis=0))}
-            out["paired"][r][protocol] = {"i2t": ranking_map(qi, joint, ql, rl, r, ri.mean(axis=0)),
-                                          "t2i": ranking_map(qt, joint, ql, rl, r, rt.mean(axis=0))}
+        scores = {("single", "i2t"): ranking_maps(qi, rt, ql, rl, rankings, ri.mean(axis=0)),
+                  ("single", "t2i"): ranking_maps(qt, ri, ql, rl, rankings, rt.mean(axis=0)),
+                  ("paired", "i2t"): ranking_maps(qi, joint, ql, rl, rankings, ri.mean(axis=0)),
+                  ("paired", "t2i"): ranking_maps(qt, joint, ql, rl, rankings, rt.mean(axis=0))}
+        for (items, task), by_ranking in scores.items():
+            for r, value in by_ranking.items():
+                out[items][r].setdefault(protocol, {})[task] = value
     return out
 
 
