@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import backend
-from ..data.damage import KINDS, damage_mask
+from ..data.damage import KINDS, apply_mask, damage_mask
 from ..optim import SGD
 from ..train import fit_classifier
 from .mnist import CONDITIONS, PRESETS, MnistHalves, Split, derived_seed, evaluate
@@ -126,9 +126,7 @@ def modality_dropout_inputs(left, right, rng, levels=(0, 30, 50, 70), kind: str 
         rows = np.flatnonzero(drawn == level)
         if level == 0 or rows.size == 0:
             continue
-        block = new_right[rows]
-        block[damage_mask(rows.size, level, kind, rng)] = 0
-        new_right[rows] = block
+        new_right[rows] = apply_mask(new_right[rows], damage_mask(rows.size, level, kind, rng))
     new_left = host_left.copy()
     new_left[inputs == 1] = 0
     new_right[inputs == 2] = 0
