@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -98,8 +98,93 @@ class CDConfig:
             if value not in STATS and not (name == "negative_visible" and value is None):
                 raise ValueError(f"CDConfig.{name} must be one of {STATS}, got {value!r}")
 
+    @property
+    def negative_visible_stat(self) -> str:
+        """``negative_visible`` resolved: mean-field reconstructions for CD (guide 3.2), true samples for
+        PCD, whose fantasy chains must stay samples of the model."""
+        return self.negative_visible or ("samples" if self.persistent else "probs")
+
+    @property
+    def first_momentum(self) -> float:
+        """The momentum of the first ``momentum_epochs`` epochs: ``initial_momentum``, or min(0.5, momentum)."""
+        return min(0.5, self.momentum) if self.initial_momentum is None else self.initial_momentum
+
+    def momentum_at(self, epoch: int) -> float:
+        """The momentum of epoch ``epoch`` (0-based): low while the weights are far from useful (guide 9.1)."""
+        return self.first_momentum if epoch < self.momentum_epochs else self.momentum
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of epoch ``epoch`` (0-based): lr * lr_decay^epoch."""
+        return self.lr * self.lr_decay ** epoch
+
 
 # --- one RBM ---------------------------------------------------------------------------------
+
+@dataclass
+class CDState:
+    """What CD training carries from one minibatch to the next; a checkpoint saves it beside the weights.
+
+    opt: the :class:`dmf_np.optim.SGD` whose velocities are the momentum. chain: PCD's persistent
+    hidden states, (batch, n_h), or None for CD. q: the running mean of p(h | v0), (n_h,), that the
+    sparsity penalty pulls toward its target, or None without sparsity. history: the per-epoch
+    monitors so far; epoch: the epochs finished.
+    """
+
+    opt: SGD
+    chain: object = None
+    q: object = None
+    history: dict = field(default_factory=dict)
+    epoch: int = 0
+
+
+def cd_update(params: dict, v0, state: CDState, rng, c: CDConfig, lr: float, visible: str = BERNOULLI,
+              workspace: CDWorkspace | None = None):
+    """One minibatch of CD-k (PCD-k when ``c.persistent``) and one SGD step with momentum, in place.
+
+    params: {"W": (n_h, n_v), "b_h": (n_h,), "b_v": (n_v,)}; v0: (N, n_v), the minibatch.
+
+    * positive phase  p(h | v0) = sigmoid(v0 W^T + b_h)                         (guide eq. 7)
+    * negative phase  k Gibbs steps h -> v -> h from h0 ~ p(h | v0) (CD) or from state.chain (PCD)
+    * gradient        g = (<h v^T>_- - <h v^T>_+) / N, and <h>, <v> for b_h, b_v (dE/dtheta):
+                      :func:`dmf_np.rbm.contrastive_divergence` computes all three
+    * sparsity        q <- d q + (1 - d) <p(h | v0)>;  g_b_h += cost (q - target),
+                      g_W += cost (q - target) <v0>^T                           (guide 11)
+    * SGD step        v <- mu v - lr (g + lambda W);  theta <- theta + v           (:class:`dmf_np.optim.SGD`)
+
+    Returns the :class:`dmf_np.rbm.CDStep` (views into ``workspace``, overwritten by the next call).
+    """
+    step = contrastive_divergence(v0, params, rng, k=c.k, chain=state.chain, visible=visible,
+                                  positive_hidden=c.positive_hidden, negative_visible=c.negative_visible_stat,
+                                  negative_hidden=c.negative_hidden, workspace=workspace)
+    if state.q is not None:
+        state.q *= c.sparsity_decay
+        state.q += (1 - c.sparsity_decay) * step.ph0.mean(axis=0)
+        sparsity_gradient(step.grads, state.q, v0.mean(axis=0), c.sparsity_target, c.sparsity_cost)
+    state.opt.step(params, step.grads, lr=lr)
+    return step
+
+
+def cd_epoch(params: dict, data, state: CDState, c: CDConfig, epoch: int, *, seed: int, visible: str,
+             workspace: CDWorkspace) -> float:
+    """One pass of :func:`cd_update` over the rows of ``data`` (N, n_v), in minibatches of workspace.n.
+
+    The row order is drawn from (seed, 0, epoch) and the Gibbs sampling from (seed, 1, epoch), so an
+    epoch's result depends only on the state it starts from (what makes resuming exact). The rate is
+    lr * lr_decay^epoch and the momentum follows :meth:`CDConfig.momentum_at`. Returns the rate.
+    """
+    xp = backend.array_module(data)
+    n, bs = data.shape[0], workspace.n
+    order = backend.to_device(np.random.default_rng([seed, 0, epoch]).permutation(n), xp)
+    rng = backend.make_rng(np.random.SeedSequence([seed, 1, epoch]), xp)
+    state.opt.momentum = c.momentum_at(epoch)
+    lr = c.lr_at(epoch)
+    for i in range(0, n, bs):
+        idx = order[i:i + bs]
+        v0 = xp.take(data, idx, axis=0, out=workspace.rows["v0"][:len(idx)])
+        cd_update(params, v0, state, rng, c, lr, visible, workspace)
+    backend.synchronize(xp)  # so that the epoch's seconds are the device's, not the launch queue's
+    return lr
+
 
 def monitor_rbm(params, v_train, v_heldout=None, visible: str = BERNOULLI, units=None,
                 exact_max_units: int = 12) -> dict:
@@ -129,29 +214,24 @@ def _subset(n: int, size: int, seed) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
 
 
-def train_rbm(params: dict, data, config: CDConfig = CDConfig(), *, visible: str = BERNOULLI, seed: int = 0,
-              heldout=None, checkpoint=None, show_progress: bool | None = None, log=None, desc: str = "rbm") -> dict:
-    """Train one RBM in place by minibatch CD-k (or PCD-k) and SGD; returns the per-epoch history.
-
-    params: {"W": (n_h, n_v), "b_h", "b_v"} (see :func:`dmf_np.rbm.init_rbm`); data: (N, n_v) float,
-    in [0, 1] for ``visible`` 'bernoulli'; heldout: optional (N', n_v) rows for the free-energy gap.
-    ``config`` (:class:`CDConfig`) holds every learning setting: epochs, batch, learning rate and its
-    decay, the momentum schedule, weight decay, k, CD or PCD, the statistics, sparsity, monitors.
-    Each epoch visits the rows in an order drawn from (seed, epoch), and its Gibbs sampling uses a
-    generator seeded from (seed, epoch) on the data's backend, so resuming from ``checkpoint``
-    (saved atomically after every epoch) gives the same result as an uninterrupted run.
-    History: one entry per epoch for each monitor of :func:`monitor_rbm`, plus lr, momentum, seconds.
-    ``log(str)`` (e.g. print) receives one line per epoch.
-    """
-    c = config
-    check_visible(visible)
-    # CD: mean-field reconstructions (guide 3.2); PCD: true fantasy samples
-    negative_visible = c.negative_visible or ("samples" if c.persistent else "probs")
-    check_array(data, f"{desc}: training data", ndim=2)
+def _monitor_rows(data, heldout, size: int, seed: int) -> tuple:
+    """(training rows, held-out rows or None, one unit per row for the pseudo-likelihood) that every
+    epoch's monitors use: fixed subsets of at most ``size`` rows, drawn from (seed, 3), (seed, 4), (seed, 5)."""
     xp = backend.array_module(data)
+    idx = backend.to_device(_subset(data.shape[0], size, [seed, 3]), xp)
+    held = None
+    if heldout is not None:
+        held = heldout[backend.to_device(_subset(heldout.shape[0], len(idx), [seed, 4]), xp)]
+    units = backend.to_device(np.random.default_rng([seed, 5]).integers(0, data.shape[1], len(idx)), xp)
+    return data[idx], held, units
+
+
+def _check_rbm_data(params: dict, data, heldout, c: CDConfig, visible: str, desc: str) -> None:
+    """A ValueError naming ``desc`` unless ``data`` (N >= 1, n_v) fits W (n_h, n_v) and the visible type."""
+    check_visible(visible)
+    check_array(data, f"{desc}: training data", ndim=2)
     n, n_v = data.shape
-    n_h = params["W"].shape[0]
-    if params["W"].shape != (n_h, n_v):
+    if params["W"].shape[1] != n_v:
         raise ValueError(f"{desc}: W has shape {tuple(params['W'].shape)} but the data has {n_v} visible units")
     if c.epochs < 0 or c.batch_size < 1 or n == 0:
         raise ValueError(f"{desc}: need epochs >= 0, batch_size >= 1 and some data; "
@@ -162,82 +242,103 @@ def train_rbm(params: dict, data, config: CDConfig = CDConfig(), *, visible: str
                          f"standardised real-valued data")
     if heldout is not None:
         check_array(heldout, f"{desc}: held-out data", ndim=2)
-    initial_momentum = min(0.5, c.momentum) if c.initial_momentum is None else c.initial_momentum
-    opt = SGD(lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
-    # what a checkpoint must have been written with to be resumed (the learning settings, not the monitors)
-    settings = {"visible": visible, "shape": [n_h, n_v], "n": n, "batch_size": c.batch_size, "lr": c.lr,
-                "lr_decay": c.lr_decay, "momentum": c.momentum, "initial_momentum": initial_momentum,
+
+
+def _resume_settings(c: CDConfig, visible: str, shape, n: int, seed: int) -> dict:
+    """What a checkpoint must have been written with to be resumed: the learning settings, not the monitors."""
+    settings = {"visible": visible, "shape": list(shape), "n": n, "batch_size": c.batch_size, "lr": c.lr,
+                "lr_decay": c.lr_decay, "momentum": c.momentum, "initial_momentum": c.first_momentum,
                 "momentum_epochs": c.momentum_epochs, "weight_decay": c.weight_decay, "k": c.k,
-                "persistent": c.persistent, "stats": [c.positive_hidden, negative_visible, c.negative_hidden],
+                "persistent": c.persistent, "stats": [c.positive_hidden, c.negative_visible_stat, c.negative_hidden],
                 "sparsity": [c.sparsity_target, c.sparsity_cost, c.sparsity_decay], "seed": seed}
+    return json.loads(json.dumps(settings))
 
-    bs = min(c.batch_size, n)
-    ws = CDWorkspace(bs, n_v, n_h, xp, params["W"].dtype)
-    q = None if c.sparsity_target is None else xp.full(n_h, c.sparsity_target, dtype=params["W"].dtype)
-    chain = None
-    mon_idx = backend.to_device(_subset(n, c.monitor_size, [seed, 3]), xp)
-    v_mon = data[mon_idx]
-    h_mon = None
-    if heldout is not None:
-        h_mon = heldout[backend.to_device(_subset(heldout.shape[0], len(mon_idx), [seed, 4]), xp)]
-    units = backend.to_device(np.random.default_rng([seed, 5]).integers(0, n_v, len(mon_idx)), xp)
-    history: dict = {}
-    start = 0
+
+def _load_cd_checkpoint(path, params: dict, state: CDState, settings: dict, desc: str) -> None:
+    """Restore ``params`` and ``state`` from a checkpoint of :func:`_save_cd_checkpoint`, in place."""
+    arrays, meta = load_checkpoint(path, backend.array_module(params["W"]))
+    if meta.get("config") != settings:
+        raise ValueError(f"{desc}: checkpoint {path} was written with other settings "
+                         f"({meta.get('config')}); delete it or use another checkpoint path")
+    for key in params:
+        params[key][...] = arrays[f"param/{key}"]
+    state.opt.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")},
+                              backend.array_module(params["W"]))
+    state.chain = arrays.get("chain")
+    state.q = arrays.get("q", state.q)
+    state.history, state.epoch = meta["history"], meta["epoch"]
+
+
+def _save_cd_checkpoint(path, params: dict, state: CDState, settings: dict) -> None:
+    """Weights, velocities, PCD chain and sparsity mean after ``state.epoch`` epochs, written atomically."""
+    arrays = {f"param/{key}": v for key, v in params.items()}
+    arrays.update({f"opt/{key}": v for key, v in state.opt.state_dict().items()})
+    if state.chain is not None:
+        arrays["chain"] = state.chain
+    if state.q is not None:
+        arrays["q"] = state.q
+    save_checkpoint(path, arrays, {"epoch": state.epoch, "history": state.history, "config": settings})
+
+
+def _initial_chain(params: dict, data, n: int, seed: int):
+    """PCD's fantasy particles: a hidden sample h ~ p(h | v) of the first ``n`` rows, drawn from (seed, 2)."""
+    xp = backend.array_module(data)
+    first = data[backend.to_device(np.arange(n), xp)]
+    rng = backend.make_rng(np.random.SeedSequence([seed, 2]), xp)
+    return sample_bernoulli(hidden_probs(first, params["W"], params["b_h"]), rng)
+
+
+def _epoch_record(params: dict, monitor: tuple, c: CDConfig, visible: str, epoch: int, lr: float, desc: str) -> dict:
+    """The monitors after an epoch (:func:`monitor_rbm`); a :class:`DivergenceError` if one is not finite."""
+    record = monitor_rbm(params, *monitor[:2], visible, monitor[2], c.exact_max_units)
+    if not all(math.isfinite(v) for v in record.values()):
+        raise DivergenceError(f"{desc}: monitors became non-finite in epoch {epoch + 1} ({record}); "
+                              f"try a smaller learning rate (lr={lr:g})")
+    return record
+
+
+def train_rbm(params: dict, data, config: CDConfig = CDConfig(), *, visible: str = BERNOULLI, seed: int = 0,
+              heldout=None, checkpoint=None, show_progress: bool | None = None, log=None, desc: str = "rbm") -> dict:
+    """Train one RBM in place by minibatch CD-k (or PCD-k) and SGD; returns the per-epoch history.
+
+    params: {"W": (n_h, n_v), "b_h", "b_v"} (see :func:`dmf_np.rbm.init_rbm`); data: (N, n_v) float,
+    in [0, 1] for ``visible`` 'bernoulli'; heldout: optional (N', n_v) rows for the free-energy gap.
+    ``config`` (:class:`CDConfig`) holds every learning setting: epochs, batch, learning rate and its
+    decay, the momentum schedule, weight decay, k, CD or PCD, the statistics, sparsity, monitors.
+    Each epoch is :func:`cd_epoch` (its randomness drawn from (seed, epoch)), so resuming from
+    ``checkpoint`` (saved atomically after every epoch) gives the same result as an uninterrupted run.
+    History: one entry per epoch for each monitor of :func:`monitor_rbm`, plus lr, momentum, seconds.
+    ``log(str)`` (e.g. print) receives one line per epoch.
+    """
+    c = config
+    _check_rbm_data(params, data, heldout, c, visible, desc)
+    xp, (n_h, n_v), bs = backend.array_module(data), params["W"].shape, min(c.batch_size, data.shape[0])
+    state = CDState(SGD(lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay))
+    if c.sparsity_target is not None:
+        state.q = xp.full(n_h, c.sparsity_target, dtype=params["W"].dtype)
+    settings = _resume_settings(c, visible, (n_h, n_v), data.shape[0], seed)
     if checkpoint is not None and Path(checkpoint).is_file():
-        arrays, meta = load_checkpoint(checkpoint, xp)
-        if meta.get("config") != json.loads(json.dumps(settings)):
-            raise ValueError(f"{desc}: checkpoint {checkpoint} was written with other settings "
-                             f"({meta.get('config')}); delete it or use another checkpoint path")
-        for key in params:
-            params[key][...] = arrays[f"param/{key}"]
-        opt.load_state_dict({k_[4:]: v for k_, v in arrays.items() if k_.startswith("opt/")}, xp)
-        chain = arrays.get("chain")
-        q = arrays.get("q", q)
-        history, start = meta["history"], meta["epoch"]
-    if c.persistent and chain is None:  # the fantasy particles start from a hidden sample of the data
-        first = data[backend.to_device(np.arange(bs), xp)]
-        rng0 = backend.make_rng(np.random.SeedSequence([seed, 2]), xp)
-        chain = sample_bernoulli(hidden_probs(first, params["W"], params["b_h"]), rng0)
-
-    for epoch in progress(range(start, c.epochs), desc=desc, show=show_progress, initial=start, total=c.epochs):
+        _load_cd_checkpoint(checkpoint, params, state, settings, desc)
+    if c.persistent and state.chain is None:
+        state.chain = _initial_chain(params, data, bs, seed)
+    workspace = CDWorkspace(bs, n_v, n_h, xp, params["W"].dtype)
+    monitor = _monitor_rows(data, heldout, c.monitor_size, seed)
+    for epoch in progress(range(state.epoch, c.epochs), desc=desc, show=show_progress, initial=state.epoch,
+                          total=c.epochs):
         t0 = time.perf_counter()
-        order = backend.to_device(np.random.default_rng([seed, 0, epoch]).permutation(n), xp)
-        rng = backend.make_rng(np.random.SeedSequence([seed, 1, epoch]), xp)
-        opt.momentum = initial_momentum if epoch < c.momentum_epochs else c.momentum
-        lr_epoch = c.lr * c.lr_decay ** epoch
-        for i in range(0, n, bs):
-            idx = order[i:i + bs]
-            v0 = xp.take(data, idx, axis=0, out=ws.rows["v0"][:len(idx)])
-            step = contrastive_divergence(v0, params, rng, k=c.k, chain=chain if c.persistent else None,
-                                          visible=visible, positive_hidden=c.positive_hidden,
-                                          negative_visible=negative_visible, negative_hidden=c.negative_hidden,
-                                          workspace=ws)
-            if q is not None:
-                q *= c.sparsity_decay
-                q += (1 - c.sparsity_decay) * step.ph0.mean(axis=0)
-                sparsity_gradient(step.grads, q, v0.mean(axis=0), c.sparsity_target, c.sparsity_cost)
-            opt.step(params, step.grads, lr=lr_epoch)
-        backend.synchronize(xp)
-        seconds = time.perf_counter() - t0
-        record = monitor_rbm(params, v_mon, h_mon, visible, units, c.exact_max_units)
-        if not all(math.isfinite(v) for v in record.values()):
-            raise DivergenceError(f"{desc}: monitors became non-finite in epoch {epoch + 1} ({record}); "
-                                  f"try a smaller learning rate (lr={lr_epoch:g})")
-        record.update(lr=lr_epoch, momentum=opt.momentum, seconds=seconds)
+        lr = cd_epoch(params, data, state, c, epoch, seed=seed, visible=visible, workspace=workspace)
+        seconds = time.perf_counter() - t0  # training only: the monitors are not timed
+        record = _epoch_record(params, monitor, c, visible, epoch, lr, desc)
+        record.update(lr=lr, momentum=state.opt.momentum, seconds=seconds)
         for key, value in record.items():
-            history.setdefault(key, []).append(value)
+            state.history.setdefault(key, []).append(value)
+        state.epoch = epoch + 1
         if checkpoint is not None:
-            arrays = {f"param/{key}": v for key, v in params.items()}
-            arrays.update({f"opt/{key}": v for key, v in opt.state_dict().items()})
-            if chain is not None:
-                arrays["chain"] = chain
-            if q is not None:
-                arrays["q"] = q
-            save_checkpoint(checkpoint, arrays, {"epoch": epoch + 1, "history": history, "config": settings})
+            _save_cd_checkpoint(checkpoint, params, state, settings)
         if log is not None:
             log(f"{desc} epoch {epoch + 1}/{c.epochs}: " + ", ".join(
                 f"{key} {value:.4g}" for key, value in record.items() if key not in ("lr", "momentum")))
-    return history
+    return state.history
 
 
 # --- the layer-wise schedule ---------------------------------------------------------------
