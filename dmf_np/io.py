@@ -25,8 +25,9 @@ def atomic_write_bytes(path, data: bytes) -> Path:
                        path.parent)
         raise NotADirectory(f"cannot write {path}: {blocker} is a file, not a directory; choose another "
                             f"output path (or move that file away)") from exc
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; results are shared like any file
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -37,6 +38,16 @@ def atomic_write_bytes(path, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+TMP_SUFFIX = ".tmp"  # a killed write leaves '.<name>.<random>.tmp'; RunDir.start removes them
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting and restoring it: there is no other portable way)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path, text: str) -> Path:

@@ -10,6 +10,7 @@ from dmf_np.commands import reproduce as cli
 from dmf_np.experiments import mnist as E
 from dmf_np.experiments.mnist_outputs import write_outputs
 from dmf_np.experiments.rundir import ConfigMismatch, RunDir
+from dmf_np.experiments.runner import run_plan
 from dmf_np.plots import table1_markdown
 
 
@@ -116,10 +117,9 @@ def test_resume_after_interrupt_equals_uninterrupted(finished, tmp_path, monkeyp
 @pytest.mark.slow
 def test_report_only_on_partial_run_marks_missing(tmp_path):
     opts = tiny_opts(levels=(0, 50))
-    rd = RunDir(tmp_path / "p")
-    rd.start(opts.protocol())
-    data = E.MnistHalves(fake_digits(), opts.preset, np)
-    E.tune(rd, data, opts, quiet)  # only the tuning units (clean, first seed)
+    RunDir(tmp_path / "p").start(opts.protocol())
+    tuning = [u for m in E.MODELS for u in E.tuning_units(opts, m)]  # only these (clean, first seed)
+    run_plan(lambda done: tuning, E.context(fake_digits(), tmp_path / "p", opts), log=quiet)
     metrics = E.run_experiment(fake_digits(), tmp_path / "p", opts, log=quiet, report_only=True)
     assert not metrics["complete"] and any("50%" in m for m in metrics["missing"])
     table = metrics["readings"]["pixels_traintest"]["table"]

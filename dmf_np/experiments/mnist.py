@@ -21,20 +21,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from .. import backend
 from ..data.damage import KINDS, LEVELS, WHENS, DamageSpec, apply_mask, damage_mask, damage_seed
 from ..data.mnist import Mnist, halves, to_float
+from ..errors import DivergenceError
 from ..fusion import Architecture, init_params
 from ..io import load_checkpoint, save_checkpoint
-from ..errors import DivergenceError
 from ..optim import SGD
 from ..pretrain import CDConfig, pretrain_fusion
 from ..train import error_rate, fit_classifier
-from .parallel import make_executor, wait_all
 from .rundir import RunDir
+from .runner import Context, Unit, array_checksum, cell, choose_rate, read_result, run_plan
+from .runner import unit_dir as runner_unit_dir
 
 MODELS = ("emf", "imf", "dmf")
 CONDITIONS = ("left+right", "right")
@@ -73,6 +75,11 @@ class Preset:
     levels: tuple = LEVELS
     modality_hidden: tuple = (512, 128)  # the paper's sizes: each half [392, 512, 128] ...
     shared_sizes: tuple = (512, 256, 64)  # ... and the shared pathway [512, 256, 64]
+
+    def unit_part(self) -> "Preset":
+        """The fields one unit's numbers depend on: not the name, the seed count or the rate grid
+        (a unit at rate 0.1 is the same unit whichever grid it was tried in)."""
+        return replace(self, name="", seeds=1, lr_grid=())
 
     def architecture(self, model: str) -> Architecture:
         """The network of ``model`` ('emf', 'imf', 'dmf') at this preset's sizes (two 392-pixel halves)."""
@@ -198,100 +205,140 @@ def evaluate(params, split: Split, arch, condition: str = "left+right") -> float
     return error_rate(params, split.xs(condition), split.labels, arch)
 
 
-def pretrained_params(rd: RunDir, unit: tuple, arch, train: Split, seed: int, opts: Options, log) -> dict:
-    """The unit's network after layer-wise CD pretraining (computed once, shared by all its rates)."""
-    xp, p = backend.get_xp(opts.backend), opts.preset
-    params = init_params(arch, np.random.default_rng(derived_seed(seed, "init")), xp=xp)
-    if p.pretrain_epochs == 0:
-        return params
-    path = rd.unit(*unit) / "pretrained.npz"
-    if path.is_file():
-        arrays, _ = load_checkpoint(path, xp)
-        return {k: arrays[k] for k in params}
-    t0 = time.time()
-    config = CDConfig(epochs=p.pretrain_epochs, batch_size=p.batch_size, lr=p.pretrain_lr,
-                      momentum=p.pretrain_momentum, weight_decay=p.pretrain_weight_decay, k=p.cd_k)
-    history = pretrain_fusion(params, arch, train.xs(), config, gaussian_inputs=False,
-                              seed=derived_seed(seed, "pretrain"),
-                              checkpoint_dir=rd.unit(*unit, "pretrain"), show_progress=opts.show_progress,
-                              log=None)
-    save_checkpoint(path, params, {"history": history, "seconds": time.time() - t0})
-    log(f"pretrained {'/'.join(unit)} in {time.time() - t0:.0f}s")
+@dataclass(frozen=True)
+class Pretrain(Unit):
+    """Layer-wise CD pretraining of one (condition, model, seed): ``pretrained.npz``, which every
+    learning rate of that network starts from."""
+
+    RESULT = "pretrained.json"
+    preset: Preset          # its unit part (:meth:`Preset.unit_part`)
+    kind: str
+    level: int
+    model: str
+    seed: int
+
+    @property
+    def path(self) -> tuple:
+        return (condition_name(self.kind, self.level), self.model, f"seed{self.seed}")
+
+    def run(self, ctx: Context, unit_dir, inputs) -> dict:
+        p, arch = self.preset, self.preset.architecture(self.model)
+        data = MnistHalves(ctx.data, p, backend.get_xp(ctx.settings["backend"]))
+        params = init_params(arch, np.random.default_rng(derived_seed(self.seed, "init")), xp=data.xp)
+        t0 = time.process_time()
+        history = pretrain_fusion(params, arch, data.split("train", self.kind, self.level, self.seed).xs(),
+                                  cd_config(p), gaussian_inputs=False, seed=derived_seed(self.seed, "pretrain"),
+                                  checkpoint_dir=unit_dir / "pretrain", show_progress=ctx.show_progress, log=None)
+        seconds = time.process_time() - t0
+        save_checkpoint(unit_dir / "pretrained.npz", params,
+                        {"history": history, "seconds": seconds, "fingerprint": ctx.fingerprint(self)})
+        return {"cpu_seconds": seconds}
+
+
+def cd_config(p: Preset) -> CDConfig:
+    """The preset's CD settings (the same for every RBM of every model)."""
+    return CDConfig(epochs=p.pretrain_epochs, batch_size=p.batch_size, lr=p.pretrain_lr,
+                    momentum=p.pretrain_momentum, weight_decay=p.pretrain_weight_decay, k=p.cd_k)
+
+
+def start_params(unit: Unit, arch, ctx: Context, xp) -> dict:
+    """A network's starting point: its initialisation, or the weights its pretraining unit wrote."""
+    params = init_params(arch, np.random.default_rng(derived_seed(unit.seed, "init")), xp=xp)
+    for pre in unit.needs():
+        path = runner_unit_dir(ctx.out, pre) / "pretrained.npz"
+        arrays, meta = load_checkpoint(path, xp)
+        if meta.get("fingerprint") != ctx.fingerprint(pre):
+            raise ValueError(f"{path} was written under another protocol; delete it and rerun")
+        params = {k: arrays[k] for k in params}
     return params
 
 
-def run_unit(rd: RunDir, data: MnistHalves, kind: str, level: int, model: str, seed: int, lr: float,
-             opts: Options, log, tuning: bool = False) -> dict:
-    """Pretrain + fine-tune one network, evaluate it; its result (read back if already done).
+@dataclass(frozen=True)
+class Fit(Unit):
+    """Fine-tune one network at one learning rate and evaluate it (section 4.1's unit of work).
 
     Per epoch: training loss, validation and test error (left+right, the unit's own damage). At the
     end: errors under both input conditions on every test set the unit's readings need.
     """
-    cond = condition_name(kind, level)
-    unit = (cond, model, f"seed{seed}")
-    lr_part = f"lr{lr:g}"
-    done = rd.result(*unit, lr_part)
-    if done is not None:
-        return done
-    p, arch = opts.preset, opts.preset.architecture(model)
-    train = data.split("train", kind, level, seed)
-    val = data.split("val", kind, level, seed)
-    test = data.split("test", kind, level, seed)
-    t0 = time.time()
-    params = pretrained_params(rd, unit, arch, train, seed, opts, log)
-    t_pre = time.time() - t0
 
-    def per_epoch(prm):
-        return {"val_error": evaluate(prm, val, arch), "test_error": evaluate(prm, test, arch)}
+    preset: Preset
+    kind: str
+    level: int
+    model: str
+    seed: int
+    lr: float
 
-    t0 = time.time()
-    try:
-        history = fit_classifier(params, arch, train.xs(), train.labels, epochs=p.finetune_epochs,
-                                 batch_size=p.batch_size, optimizer=SGD(lr, p.momentum, p.weight_decay),
-                                 seed=derived_seed(seed, "finetune"), lr_decay=p.lr_decay, eval_fn=per_epoch,
-                                 checkpoint=rd.unit(*unit, lr_part) / "finetune.npz",
-                                 show_progress=opts.show_progress, desc=f"{model} {cond} seed{seed} lr{lr:g}")
-    except DivergenceError as exc:
-        if not tuning:
-            raise
-        result = {"unit": list(unit), "lr": lr, "diverged": str(exc)}
-        rd.save_result(unit + (lr_part,), result)
-        log(f"{'/'.join(unit)} lr={lr:g}: diverged ({exc})")
-        return result
-    final = {"val_error": history["val_error"][-1], "test": {}}
-    # test sets: the unit's own; a clean unit also serves the test-only readings of both kinds
-    wanted = [(kind, level)] if level > 0 else [(k, d) for k in KINDS for d in p.levels]
-    for k, d in wanted:
-        ts = test if (k, d) == (kind, level) or d == 0 else data.split("test", k, d, seed)
-        final["test"].setdefault(k, {})[str(d)] = {c: evaluate(params, ts, arch, c) for c in CONDITIONS}
-    result = {"unit": list(unit), "lr": lr, "history": history, "final": final, "n_params": arch.n_params(),
-              "seconds": {"pretrain": t_pre, "finetune": time.time() - t0}}
-    rd.save_result(unit + (lr_part,), result)
-    log(f"{'/'.join(unit)} lr={lr:g}: train loss {history['train_loss'][-1]:.4f}, val {final['val_error']:.2f}%, "
-        f"test {history['test_error'][-1]:.2f}% ({time.time() - t0:.0f}s fine-tuning)")
-    return result
+    @property
+    def path(self) -> tuple:
+        return (condition_name(self.kind, self.level), self.model, f"seed{self.seed}", f"lr{self.lr:g}")
+
+    def needs(self) -> tuple:
+        if self.preset.pretrain_epochs == 0:
+            return ()
+        return (Pretrain(self.preset, self.kind, self.level, self.model, self.seed),)
+
+    def run(self, ctx: Context, unit_dir, inputs) -> dict:
+        p, arch = self.preset, self.preset.architecture(self.model)
+        data = MnistHalves(ctx.data, p, backend.get_xp(ctx.settings["backend"]))
+        train, val, test = (data.split(s, self.kind, self.level, self.seed) for s in ("train", "val", "test"))
+        params = start_params(self, arch, ctx, data.xp)
+        t0 = time.time()
+        history = fit_classifier(
+            params, arch, train.xs(), train.labels, epochs=p.finetune_epochs, batch_size=p.batch_size,
+            optimizer=SGD(self.lr, p.momentum, p.weight_decay), seed=derived_seed(self.seed, "finetune"),
+            lr_decay=p.lr_decay, checkpoint=unit_dir / "finetune.npz", show_progress=ctx.show_progress,
+            eval_fn=lambda prm: {"val_error": evaluate(prm, val, arch), "test_error": evaluate(prm, test, arch)},
+            desc="/".join(self.path))
+        final = {"val_error": history["val_error"][-1], "test": {}}
+        # test sets: the unit's own; a clean unit also serves the test-only readings of both kinds
+        wanted = [(self.kind, self.level)] if self.level > 0 else [(k, d) for k in KINDS for d in p.levels]
+        for k, d in wanted:
+            ts = test if (k, d) == (self.kind, self.level) or d == 0 else data.split("test", k, d, self.seed)
+            final["test"].setdefault(k, {})[str(d)] = {c: evaluate(params, ts, arch, c) for c in CONDITIONS}
+        pre = sum(r["cpu_seconds"] for r in inputs.values())
+        return {"unit": list(self.path[:3]), "lr": self.lr, "history": history, "final": final,
+                "n_params": arch.n_params(), "seconds": {"pretrain": pre, "finetune": time.time() - t0}}
 
 
 # --- the experiment -----------------------------------------------------------------------------
 
-def tune(rd: RunDir, data: MnistHalves, opts: Options, log) -> dict:
-    """The same learning-rate grid for every model, on clean data, first seed; the best by validation error."""
-    seed, grid = opts.seeds[0], opts.preset.lr_grid
-    kind = opts.damage.kind
-    scores = {}
-    for model in MODELS:
-        scores[model] = {}
-        for lr in grid:
-            r = run_unit(rd, data, kind, 0, model, seed, lr, opts, log, tuning=True)
-            scores[model][f"{lr:g}"] = None if "diverged" in r else r["final"]["val_error"]
-    chosen = {}
-    for model, by_lr in scores.items():
-        ok = [(err, float(lr)) for lr, err in by_lr.items() if err is not None]
-        if not ok:
-            raise DivergenceError(f"{model}: every learning rate of the grid {grid} diverged")
-        chosen[model] = min(ok)[1]  # lowest validation error; ties go to the smaller rate
-    return {"val_error": scores, "chosen_lr": chosen, "seed": seed, "condition": "clean",
-            "rule": "lowest validation error after the last fine-tuning epoch, per model, same grid for all"}
+def tuning_units(opts: Options, model: str) -> list:
+    """The rate grid of one model: clean data, the first seed."""
+    p = opts.preset.unit_part()
+    return [Fit(p, opts.damage.kind, 0, model, opts.seeds[0], lr) for lr in opts.preset.lr_grid]
+
+
+def chosen_rate(opts: Options, model: str, done: dict):
+    """The model's rate once its whole grid has finished (lowest validation error), else None."""
+    grid = tuning_units(opts, model)
+    if not all(u in done for u in grid):
+        return None
+    return choose_rate({u.lr: (None if done[u].diverged else done[u]["final"]["val_error"]) for u in grid})
+
+
+def plan(opts: Options):
+    """Section 4.1 as a plan for :func:`.runner.run_plan`: every model's grid, then, as soon as a model's
+    rate is chosen, its units under every training condition and seed."""
+    p = opts.preset.unit_part()
+
+    def units(done: dict) -> list:
+        out = []
+        for model in MODELS:
+            out += tuning_units(opts, model)
+            lr = chosen_rate(opts, model, done)
+            if lr is not None:
+                out += [Fit(p, kind, level, model, seed, lr)
+                        for kind, level in train_conditions(opts) for seed in opts.seeds]
+        return out
+
+    return units
+
+
+def context(mnist: Mnist, out, opts: Options) -> Context:
+    """What every unit of a run shares; the data's checksum and the backend enter every fingerprint."""
+    checksum = array_checksum(mnist.train_images, mnist.train_labels, mnist.test_images, mnist.test_labels)
+    return Context(str(Path(out).resolve()), mnist, {"backend": opts.backend, "dtype": "float32", "data": checksum},
+                   show_progress=opts.show_progress)
 
 
 def run_experiment(mnist: Mnist, out, opts: Options, log=None, report_only: bool = False, jobs: int = 1,
@@ -299,122 +346,104 @@ def run_experiment(mnist: Mnist, out, opts: Options, log=None, report_only: bool
     """Run (or resume) the whole protocol in run directory ``out``; returns the aggregated metrics.
 
     ``report_only=True`` trains nothing: it aggregates whatever units have finished. ``jobs`` > 1 or a
-    ``scheduler`` ('local' or a Dask address) runs the units in parallel (:func:`run_units_parallel`);
-    the default runs them one after another in this process.
+    ``scheduler`` ('local' or a Dask address) runs the units in parallel (:mod:`.runner`); the default
+    runs them one after another in this process.
     """
     rd = RunDir(out)
     parallel = jobs != 1 or scheduler is not None  # units then run in workers limited to one BLAS thread
     rd.start(opts.protocol(), backend_name=opts.backend, units_blas_threads=1 if parallel else None)
     log = log or rd.log
-    data = MnistHalves(mnist, opts.preset, backend.get_xp(opts.backend))
-    if report_only:
-        return aggregate(rd, opts)
-    log(f"MNIST halves: {data.parts['train'][0].shape[0]} train, {data.parts['val'][0].shape[0]} val, "
-        f"{data.parts['test'][0].shape[0]} test images; preset {opts.preset.name}; damage {opts.damage.kind}, "
-        f"{opts.damage.when}; seeds {opts.seeds}")
-    if jobs != 1 or scheduler is not None:
-        run_units_parallel(rd, mnist, data, opts, log, jobs, scheduler)
-    tuning = tune(rd, data, opts, log)  # after run_units_parallel: reads every unit back
-    log(f"learning rates chosen on validation: {tuning['chosen_lr']}")
-    for kind, level in train_conditions(opts):          # levels outermost: early levels finish first
-        for seed in opts.seeds:
-            for model in MODELS:
-                run_unit(rd, data, kind, level, model, seed, tuning["chosen_lr"][model], opts, log)
-        rd.write_metrics(aggregate(rd, opts))
-    metrics = aggregate(rd, opts)
-    rd.write_metrics(metrics)
-    return metrics
+    ctx = context(mnist, out, opts)
+    try:
+        if report_only:
+            return aggregate(read_plan(plan(opts), ctx, log), opts)
+        n = {k: v[0].shape[0] for k, v in MnistHalves(mnist, opts.preset, np).parts.items()}
+        log(f"MNIST halves: {n['train']} train, {n['val']} val, {n['test']} test images; preset "
+            f"{opts.preset.name}; damage {opts.damage.kind}, {opts.damage.when}; seeds {opts.seeds}")
+        worker_ctx = ctx if not parallel else replace(ctx, show_progress=False)
+        done = run_plan(plan(opts), worker_ctx, jobs=jobs, scheduler=scheduler, log=log)
+        tuning = {u for m in MODELS for u in tuning_units(opts, m)}
+        failed = [u for u, r in done.items() if r.diverged and u not in tuning]  # a tuning rate may diverge
+        if failed:
+            raise DivergenceError(f"{'/'.join(failed[0].path)}: {done[failed[0]].diverged}")
+        log(f"learning rates chosen on validation: { {m: chosen_rate(opts, m, done) for m in MODELS} }")
+        metrics = aggregate(done, opts)
+        rd.write_metrics(metrics)
+        return metrics
+    finally:
+        rd.release()
 
 
-def _pretrain_task(out, mnist: Mnist, opts: Options, kind: str, level: int, model: str, seed: int) -> None:
-    """On a worker: a unit's pretraining (pretrained.npz), which all its learning rates then read."""
-    rd = RunDir(out)
-    data = MnistHalves(mnist, opts.preset, backend.get_xp(opts.backend))
-    unit = (condition_name(kind, level), model, f"seed{seed}")
-    pretrained_params(rd, unit, opts.preset.architecture(model), data.split("train", kind, level, seed), seed,
-                      opts, rd.log)
+def read_plan(units_of, ctx: Context, log=print) -> dict:
+    """Every finished unit of a plan whose fingerprint matches, read back without running anything;
+    each unit whose files cannot be reused is named, with why (the next run recomputes it)."""
+    done, seen, changed = {}, set(), True
+    while changed:
+        changed = False
+        for u in units_of(done):
+            if u in seen:
+                continue
+            seen.add(u)
+            result, why = read_result(ctx.out, u, ctx)
+            if result is not None:
+                done[u] = result
+                changed = True
+            elif why:
+                log(f"{'/'.join(u.path)} is not reused ({why}); a run without --report-only recomputes it")
+    return done
 
 
-def _unit_task(out, mnist: Mnist, opts: Options, kind: str, level: int, model: str, seed: int, lr: float,
-               tuning: bool) -> dict:
-    """On a worker: one unit (:func:`run_unit`), its result written into the run directory."""
-    rd = RunDir(out)
-    data = MnistHalves(mnist, opts.preset, backend.get_xp(opts.backend))
-    return run_unit(rd, data, kind, level, model, seed, lr, opts, rd.log, tuning=tuning)
-
-
-def run_units_parallel(rd: RunDir, mnist: Mnist, data: MnistHalves, opts: Options, log, jobs: int = 1,
-                       scheduler: str | None = None) -> None:
-    """Every unit of the protocol on ``jobs`` local processes or a Dask cluster (:mod:`.parallel`).
-
-    Three waves, each waiting for the one before: (1) the pretraining of every (condition, model,
-    seed), which the rates of a unit share (run once, not raced by its rates); (2) the tuning grid; (3)
-    the final units at the rates chosen from (2). Each unit reads only its arguments and its own files
-    and runs with one BLAS thread, so its result is the serial run's, bit for bit, wherever and in
-    whatever order it ran; the run directory must be visible to every worker at the same path.
-    """
-
-    out = str(rd.path.resolve())
-    worker_opts = replace(opts, show_progress=False)  # progress bars from many processes would interleave
-    conditions, seed0 = train_conditions(opts), opts.seeds[0]
-    with make_executor(jobs, scheduler) as ex:
-        log(f"parallel units on {ex.description}")
-        shared = ex.share(mnist)
-        if opts.preset.pretrain_epochs > 0:
-            wait_all(ex.submit(_pretrain_task, out, shared, worker_opts, kind, level, model, seed)
-                     for kind, level in conditions for seed in opts.seeds for model in MODELS)
-        wait_all(ex.submit(_unit_task, out, shared, worker_opts, opts.damage.kind, 0, model, seed0, lr, True)
-                 for model in MODELS for lr in opts.preset.lr_grid)
-        chosen = tune(rd, data, opts, log)["chosen_lr"]  # reads the tuning units back
-        wait_all(ex.submit(_unit_task, out, shared, worker_opts, kind, level, model, seed, chosen[model], False)
-                 for kind, level in conditions for seed in opts.seeds for model in MODELS)
-
-
-def aggregate(rd: RunDir, opts: Options) -> dict:
+def aggregate(done: dict, opts: Options) -> dict:
     """metrics.json: tuning, and for every reading the table (mean/std/seeds) and the mean curves,
-    from the finished units only (missing ones are listed)."""
-    p = opts.preset
-    clean, seed0 = condition_name(opts.damage.kind, 0), f"seed{opts.seeds[0]}"
-    grid = {m: {f"{lr:g}": rd.result(clean, m, seed0, f"lr{lr:g}") for lr in p.lr_grid} for m in MODELS}
-    grid_scores = {m: {lr: _val(r) for lr, r in by_lr.items()} for m, by_lr in grid.items()}
-    chosen = {}
-    for m in MODELS:  # a model's rate is known once its whole grid has finished
-        ok = [(e, float(lr)) for lr, e in grid_scores[m].items() if e is not None]
-        chosen[m] = min(ok)[1] if ok and all(r is not None for r in grid[m].values()) else None
+    from the finished units only (missing ones are listed). ``done``: {Unit: Result}."""
+    p, unit_preset = opts.preset, opts.preset.unit_part()
+    grid_scores, chosen = {}, {}
+    for m in MODELS:
+        grid = {f"{u.lr:g}": done.get(u) for u in tuning_units(opts, m)}
+        grid_scores[m] = {lr: None if r is None or r.diverged else r["final"]["val_error"] for lr, r in grid.items()}
+        try:  # a model's rate is known once its whole grid has finished
+            chosen[m] = chosen_rate(opts, m, done)
+        except DivergenceError:
+            chosen[m] = None
     metrics = {"protocol": opts.protocol(), "tuning": {"val_error": grid_scores, "chosen_lr": chosen},
                "readings": {}, "missing": []}
     for spec in readings(opts):
         table = {c: {m: {} for m in MODELS} for c in CONDITIONS}
         curves = {}
         for d in p.levels:
-            train_level = spec.train_level(d)
-            cond = condition_name(spec.kind, train_level)
             for m in MODELS:
                 lr = chosen.get(m)
-                results = [rd.result(cond, m, f"seed{s}", f"lr{lr:g}") if lr is not None else None
-                           for s in opts.seeds]
+                level = spec.train_level(d)
+                kind = spec.kind if level > 0 else opts.damage.kind  # one clean unit serves every kind
+                results = [done.get(Fit(unit_preset, kind, level, m, s, lr))
+                           if lr is not None else None for s in opts.seeds]
                 # finished, and evaluated on this reading's test set (a unit run under other levels may not be)
-                done = [r for r in results if r is not None and "final" in r
-                        and str(d) in r["final"]["test"].get(spec.kind, {})]
-                if len(done) < len(opts.seeds):
-                    metrics["missing"].append(f"{spec.tag}: {d}% {m} ({len(done)}/{len(opts.seeds)} seeds)")
-                if not done:
+                ok = [r for r in results if r is not None and not r.diverged
+                      and str(d) in r["final"]["test"].get(spec.kind, {})]
+                if len(ok) < len(opts.seeds):
+                    metrics["missing"].append(f"{spec.tag}: {d}% {m} ({len(ok)}/{len(opts.seeds)} seeds)")
+                if not ok:
                     continue
                 for c in CONDITIONS:
-                    vals = [r["final"]["test"][spec.kind][str(d)][c] for r in done]
-                    table[c][m][str(d)] = _stats(vals)
+                    table[c][m][str(d)] = cell([r["final"]["test"][spec.kind][str(d)][c] for r in ok])
                 if spec.when == "train+test":
-                    curve = curves.setdefault(str(d), {}).setdefault(m, {})
-                    for key in ("train_loss", "test_error", "val_error"):
-                        runs = np.array([r["history"][key] for r in done], dtype=float)
-                        curve[key] = runs.mean(axis=0).tolist()
-                        curve[key + "_std"] = runs.std(axis=0, ddof=1).tolist() if len(done) > 1 else None
-                    curve["seeds"] = len(done)
+                    curves.setdefault(str(d), {})[m] = mean_curves(ok)
         metrics["readings"][spec.tag] = {"damage": asdict(spec), "table": table,
                                          "curves": curves if spec.when == "train+test" else None}
     metrics["missing"] = sorted(set(metrics["missing"]))
     metrics["complete"] = not metrics["missing"]
     return metrics
+
+
+def mean_curves(results: list) -> dict:
+    """Per-epoch mean (and std over seeds) of training loss, test and validation error."""
+    curve = {}
+    for key in ("train_loss", "test_error", "val_error"):
+        runs = np.array([r["history"][key] for r in results], dtype=float)
+        curve[key] = runs.mean(axis=0).tolist()
+        curve[key + "_std"] = runs.std(axis=0, ddof=1).tolist() if len(results) > 1 else None
+    curve["seeds"] = len(results)
+    return curve
 
 
 def paired_differences(metrics: dict, reading: str, a: str, b: str) -> dict:
@@ -440,22 +469,11 @@ def paired_differences(metrics: dict, reading: str, a: str, b: str) -> dict:
     return out
 
 
-def _val(result):
-    return None if result is None or "final" not in result else result["final"]["val_error"]
-
-
-def _stats(values) -> dict:
-    """mean, sample standard deviation (ddof=1; 0 for one value), number of seeds, the values."""
-    v = np.asarray(values, dtype=float)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
-            "seeds": int(v.size), "values": v.tolist()}
-
-
 def with_overrides(preset: Preset, **changes) -> Preset:
     """A preset with some fields replaced (None values are ignored)."""
     return replace(preset, **{k: v for k, v in changes.items() if v is not None})
 
 
-__all__ = ["MODELS", "PAPER_TABLE1", "PRESETS", "Preset", "Options", "run_experiment", "run_units_parallel",
-           "aggregate",
-           "run_unit", "tune", "readings", "paired_differences", "train_conditions", "MnistHalves", "Split", "WHENS"]
+__all__ = ["MODELS", "PAPER_TABLE1", "PRESETS", "Preset", "Options", "run_experiment", "plan", "Fit", "Pretrain",
+           "aggregate", "context", "read_plan", "readings", "paired_differences", "train_conditions", "MnistHalves",
+           "Split", "WHENS"]

@@ -12,16 +12,25 @@ A run directory holds::
 Resuming is by unit: a unit whose ``result.json`` exists is done and is read back, not recomputed;
 a unit without one restarts from its own checkpoints (see :func:`dmf_np.train.fit_classifier`).
 A run directory belongs to one protocol: starting it again with a different protocol raises
-:class:`ConfigMismatch` instead of mixing results. The environment (versions, BLAS library and thread
+:class:`ConfigMismatch` instead of mixing results, and each unit's files carry a fingerprint of the
+protocol that made them (:mod:`.runner`), so units copied in or left by another protocol are recomputed,
+never reused. A run directory has **one owner at a time**: ``run.lock`` names the process (pid, host,
+start time) that holds it, through an advisory ``flock`` that the kernel releases when that process
+dies. A second process is refused with the holder named (:class:`RunDirLocked`); a lock file left by
+a dead process is taken over with a warning. The config check and write happen under the lock, and
+the temporary files of writes cut short by a kill are removed when the lock is taken.
+The environment (versions, BLAS library and thread
 count) is recorded at the start and at every restart; a restart under another BLAS thread count warns
 (:class:`ReproducibilityWarning`, and a line in run.log), since it can change the last float32 digits
 of the units computed afterwards. Experiment-agnostic (MNIST, Wiki, ...).
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
+import socket
 import re
 import subprocess
 import sys
@@ -29,7 +38,7 @@ import time
 import warnings
 from pathlib import Path
 
-from ..io import atomic_write_json, read_json
+from ..io import TMP_SUFFIX, CorruptFile, atomic_write_json, read_json
 
 
 class ConfigMismatch(ValueError):
@@ -38,6 +47,60 @@ class ConfigMismatch(ValueError):
 
 class NotARunDir(ValueError):
     """The path given as a run directory is something else (an existing file)."""
+
+
+class RunDirLocked(RuntimeError):
+    """Another live process holds the run directory."""
+
+
+_HELD = {}  # resolved run directory -> open lock file, for the locks this process holds
+
+
+def acquire_lock(path: Path, log=None) -> None:
+    """Take ``path``/run.lock for this process (re-entrant within it); refuse a live holder."""
+    key = str(path.resolve())
+    if key in _HELD:
+        return
+    lock = path / "run.lock"
+    f = open(lock, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise RunDirLocked(f"{path} is in use by {holder}; wait for it to finish, or choose another --out "
+                           f"directory") from None
+    f.seek(0)
+    previous = f.read().strip()
+    if previous and log is not None:
+        log(f"warning: taking over the lock left by {previous}, which is no longer running")
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()} on {socket.gethostname()} since {_now()}\n")
+    f.flush()
+    _HELD[key] = f
+
+
+def release_lock(path: Path) -> None:
+    """Give up this process's lock on a run directory (the file stays, empty: nobody holds it)."""
+    f = _HELD.pop(str(Path(path).resolve()), None)
+    if f is not None:
+        f.seek(0)
+        f.truncate()
+        f.flush()
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        f.close()
+
+
+def remove_tmp_litter(path: Path) -> int:
+    """Delete the temporary files of atomic writes cut short by a kill; returns how many."""
+    n = 0
+    for tmp in path.rglob(f".*{TMP_SUFFIX}"):
+        if tmp.is_file():
+            tmp.unlink()
+            n += 1
+    return n
 
 
 def git_commit(repo=None) -> str | None:
@@ -131,12 +194,21 @@ class RunDir:
         if self.path.exists() and not self.path.is_dir():
             raise NotARunDir(f"{self.path} is a file, not a run directory; choose another --out "
                              f"(a new or existing directory)")
+        self.path.mkdir(parents=True, exist_ok=True)
+        acquire_lock(self.path, log=lambda m: self.log(m))
+        litter = remove_tmp_litter(self.path)
+        if litter:
+            self.log(f"removed {litter} temporary file(s) left by an interrupted write")
         env = environment(backend_name)
         if units_blas_threads is not None:
             env["units_blas_threads"] = int(units_blas_threads)
         if self.config_path.is_file():
             config = read_json(self.config_path, "the run directory cannot be resumed; use another "
                                                  "--out directory, or delete this one to start over")
+            if not isinstance(config, dict) or not isinstance(config.get("protocol"), dict):
+                raise CorruptFile(f"{self.config_path} is not a run configuration (it holds "
+                                  f"{type(config).__name__}); use another --out directory, or delete "
+                                  f"this one to start over")
             old = config.get("protocol", {})
             if old != protocol:
                 diff = sorted(k for k in set(old) | set(protocol) if old.get(k) != protocol.get(k))
@@ -153,6 +225,10 @@ class RunDir:
         return config
 
     # --- units ----------------------------------------------------------------------------
+    def release(self) -> None:
+        """Give the run directory up (also done by the kernel when this process ends)."""
+        release_lock(self.path)
+
     def unit(self, *parts) -> Path:
         """The directory of one unit of work (created), e.g. unit('d30', 'dmf', 'seed1')."""
         path = self.path.joinpath("units", *(str(p) for p in parts))
