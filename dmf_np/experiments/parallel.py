@@ -33,8 +33,15 @@ BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_
             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
+CONNECT_TIMEOUT = 10  # seconds to wait for a Dask scheduler to answer
+
+
 class DaskMissing(ImportError):
     """--scheduler was given but dask.distributed is not installed."""
+
+
+class SchedulerUnreachable(ConnectionError):
+    """No Dask scheduler answered at the address given."""
 
 
 def one_blas_thread_env() -> None:
@@ -136,7 +143,12 @@ def make_executor(jobs: int = 1, scheduler: str | None = None, inline: bool = Fa
         closers += [cluster.close, client.close]  # closed in reverse: the client first
         description = f"Dask LocalCluster of {jobs} workers"
     else:
-        client = distributed.Client(scheduler)
+        try:  # a wrong address would otherwise hang for distributed's default 30 s, then raise OSError
+            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerUnreachable(f"--scheduler {scheduler}: no Dask scheduler answered within "
+                                       f"{CONNECT_TIMEOUT} s ({type(exc).__name__}); start one (`dask scheduler`, "
+                                       f"docs/cluster.md), fix the address, or use --jobs N alone") from None
         closers.append(client.close)
         description = f"Dask cluster at {scheduler}"
     client.run(one_blas_thread_env)  # the workers connected now; single_threaded covers later ones
@@ -158,5 +170,6 @@ def wait_all(futures) -> list:
     return [f.result() for f in futures]
 
 
-__all__ = ["UnitExecutor", "InlineExecutor", "make_executor", "wait_all", "single_threaded", "one_blas_thread_env",
+__all__ = ["SchedulerUnreachable",
+           "UnitExecutor", "InlineExecutor", "make_executor", "wait_all", "single_threaded", "one_blas_thread_env",
            "DaskMissing"]

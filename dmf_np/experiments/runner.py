@@ -263,12 +263,30 @@ def run_plan(plan, ctx: Context, *, jobs: int = 1, scheduler: str | None = None,
             finished, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
             for f in finished:
                 u = running.pop(f)
-                if f.exception() is not None:
+                failure = _failure(f, u)
+                if failure is not None:
                     for other in running:
                         other.cancel()
-                    raise f.exception()
+                    raise failure
                 done[u] = f.result()
                 log(_finished_line(u, done[u]))
+
+
+class UnitsLost(RuntimeError):
+    """A unit's future was cancelled under us: every worker that could run it is gone."""
+
+
+def _failure(future, unit: Unit):
+    """The exception a finished future holds (None if it succeeded). A cancelled future (Dask's
+    cancellation error is not always an ``Exception``) becomes :class:`UnitsLost`."""
+    try:
+        return future.exception()
+    except BaseException as exc:  # concurrent.futures / asyncio / distributed cancellations
+        if "Cancelled" not in type(exc).__name__:
+            raise
+        return UnitsLost(f"{'/'.join(map(str, unit.path))} was cancelled: the workers running the units were "
+                         f"lost; start workers again (docs/cluster.md) or use --jobs N, and rerun the same "
+                         f"command to resume (finished units are kept)")
 
 
 def _read_back(units, ctx: Context, done: dict, log) -> set:
