@@ -314,13 +314,15 @@ class Forward:
     """What the forward pass computed, and what backward needs: every activation by name.
 
     h[(m, l)]: h^m_l, shape (N, n_l) (h[(m, 1)] is the input); s[l]: s_l, shape (N, |s_l|);
-    logits: (N, n_classes) or None.
+    logits: (N, n_classes) or None. pre: only when :func:`forward` was asked for them, the
+    pre-activation M of every hidden layer by name ('h^x_2', 's_1', ...), the sum inside f.
     """
 
     arch: Architecture
     h: dict = field(default_factory=dict)
     s: dict = field(default_factory=dict)
     logits: object = None
+    pre: dict | None = None
 
     @property
     def top(self):
@@ -328,12 +330,36 @@ class Forward:
         return self.s[self.arch.L]
 
 
+def modality_pre_activation(h_prev, W, b, out=None):
+    """Eq. 4's sum: M^m_l = W^m_{l-1} h^m_{l-1} + b^m_l, so that h^m_l = f(M^m_l).
+
+    h_prev: (N, n_{l-1}); W: (n_l, n_{l-1}); b: (n_l,) -> (N, n_l). The paper omits biases.
+    """
+    return affine_forward(h_prev, W, b, out=out)
+
+
 def modality_layer_forward(h_prev, W, b, out=None):
     """Eq. 4: h^m_l = f(W^m_{l-1} h^m_{l-1} + b^m_l).
 
     h_prev: (N, n_{l-1}); W: (n_l, n_{l-1}); b: (n_l,) -> (N, n_l). The paper omits biases.
     """
-    return sigmoid(affine_forward(h_prev, W, b, out=out), out=out)
+    return sigmoid(modality_pre_activation(h_prev, W, b, out=out), out=out)
+
+
+def shared_pre_activation(hs, W_fusion, s_prev, W_s, b, out=None, scratch=None):
+    """Eq. 3's sum: M_l = sum_m W^{m->s}_l h^m_l + W^s_{l-1} s_{l-1} + b^s_l, so that s_l = f(M_l).
+
+    Arguments and shapes as :func:`shared_layer_forward`; returns M_l: (N, |s_l|), in ``out`` if given.
+    """
+    terms = list(zip(hs, W_fusion)) + ([(s_prev, W_s)] if s_prev is not None else [])
+    if not terms:
+        raise ValueError("a shared layer needs at least one input")
+    x0, W0 = terms[0]
+    a = affine_forward(x0, W0, b, out=out)
+    xp = backend.array_module(a)
+    for x, W in terms[1:]:
+        a += xp.matmul(x, W.T, out=scratch)
+    return a
 
 
 def shared_layer_forward(hs, W_fusion, s_prev, W_s, b, out=None, scratch=None):
@@ -345,53 +371,55 @@ def shared_layer_forward(hs, W_fusion, s_prev, W_s, b, out=None, scratch=None):
     or None; b: (|s_l|,). Returns s_l: (N, |s_l|). ``out``, ``scratch``: optional (N, |s_l|) buffers
     for the result and for each further term of the sum before it is added.
     """
-    terms = list(zip(hs, W_fusion)) + ([(s_prev, W_s)] if s_prev is not None else [])
-    if not terms:
-        raise ValueError("a shared layer needs at least one input")
-    x0, W0 = terms[0]
-    a = affine_forward(x0, W0, b, out=out)
-    xp = backend.array_module(a)
-    for x, W in terms[1:]:
-        a += xp.matmul(x, W.T, out=scratch)
+    a = shared_pre_activation(hs, W_fusion, s_prev, W_s, b, out=out, scratch=scratch)
     return sigmoid(a, out=a)
 
 
-def forward(params: dict, xs, arch: Architecture, check: bool = True, workspace=NO_WORKSPACE) -> Forward:
+def forward(params: dict, xs, arch: Architecture, check: bool = True, workspace=NO_WORKSPACE,
+            pre_activations: bool = False) -> Forward:
     """The forward pass of any scheme: Eqs. 4 and 3 level by level, then the classifier logits.
 
     xs: list of M arrays, xs[m] of shape (N, n^m_1). Returns a :class:`Forward`. ``check=False``
     skips input validation (for training loops that validated the whole data set once).
     ``workspace``: a :class:`dmf_np.layers.Workspace`; the activations are then written into its
     buffers (no allocation), valid until the next call with the same workspace.
+    ``pre_activations``: also keep a copy of every hidden layer's M (Eqs. 3, 4's sums) in ``Forward.pre``,
+    the very sums the activations are computed from.
     """
     if check:
         # the encoder's keys only: a generative model's params carry its decoder too
         check_params({k: params[k] for k in arch.param_shapes() if k in params}
                      if isinstance(params, dict) else params, arch)
         check_modalities(xs, arch)
-    fw = Forward(arch, h={(m, 1): x for m, x in enumerate(xs)})
+    fw = Forward(arch, h={(m, 1): x for m, x in enumerate(xs)}, pre={} if pre_activations else None)
     n, dtype = xs[0].shape[0], numpy.result_type(xs[0].dtype, params[arch.b_sh(arch.L)].dtype)
 
     def buf(name, width):  # where an activation goes: a workspace buffer, or None (allocate)
         return workspace.buffer(name, (n, width), xs[0], dtype)
 
+    def f(M, name):  # the layer's activation f(M), computed in M's buffer (after copying M if asked)
+        if fw.pre is not None:
+            fw.pre[name] = M.copy()
+        return sigmoid(M, out=M)
+
     for l in range(1, arch.L + 1):
         if l >= 2 and l in arch.modality_levels():
             for m in range(arch.M):
-                fw.h[(m, l)] = modality_layer_forward(fw.h[(m, l - 1)], params[arch.W_mod(m, l - 1)],
-                                                      params[arch.b_mod(m, l)],
-                                                      out=buf(("h", m, l), arch.modality_sizes[m][l - 1]))
+                fw.h[(m, l)] = f(modality_pre_activation(fw.h[(m, l - 1)], params[arch.W_mod(m, l - 1)],
+                                                         params[arch.b_mod(m, l)],
+                                                         out=buf(("h", m, l), arch.modality_sizes[m][l - 1])),
+                                 f"h^{arch.names[m]}_{l}")
         if l in arch.shared_levels():
             fused = l in arch.fusion_levels()
             chain = arch.has_shared_chain(l)
             width = arch.shared_sizes[l - 1]
-            fw.s[l] = shared_layer_forward(
+            fw.s[l] = f(shared_pre_activation(
                 [fw.h[(m, l)] for m in range(arch.M)] if fused else [],
                 [params[arch.W_fuse(m, l)] for m in range(arch.M)] if fused else [],
                 fw.s[l - 1] if chain else None,
                 params[arch.W_sh(l - 1)] if chain else None,
                 params[arch.b_sh(l)],
-                out=buf(("s", l), width), scratch=buf(("M", l), width))
+                out=buf(("s", l), width), scratch=buf(("M", l), width)), f"s_{l}")
     if arch.n_classes is not None:
         fw.logits = affine_forward(fw.top, params[W_OUT], params[B_OUT], out=buf("logits", arch.n_classes))
     return fw

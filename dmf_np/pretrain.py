@@ -436,9 +436,85 @@ def _gaussian_flags(gaussian_inputs, arch: Architecture) -> list:
     return flags
 
 
+def _kept_parts(params: dict, job: RBMJob, keep_part) -> list:
+    """The (part, weight key) pairs of ``job`` that stay in its RBM (all when ``keep_part`` is None).
+
+    The network weights of the parts left out are set to 0: the layer then computes exactly what its
+    RBM learned, sigmoid(W_kept v_kept + b).
+    """
+    kept = [(p, k) for p, k in zip(job.parts, job.weight_keys) if keep_part is None or keep_part(job, p)]
+    if not kept:
+        raise ValueError(f"the RBM of {job.name} would have no visible units left")
+    for p, k in zip(job.parts, job.weight_keys):
+        if (p, k) not in kept:
+            params[k][...] = 0
+    return kept
+
+
+def _visible_type(arch: Architecture, job: RBMJob, parts: list, flags: list) -> str:
+    """GAUSSIAN if every visible part is a Gaussian input, BERNOULLI if none is; mixed: a ValueError."""
+    gauss = [p[0] == "h" and p[2] == 1 and flags[p[1]] for p in parts]
+    if any(gauss) and not all(gauss):
+        raise ValueError(f"the RBM of {job.name} has visible parts {[_part_label(arch, p) for p in parts]} of which "
+                         f"only some are Gaussian inputs; mixed visible types in one RBM are not supported: "
+                         f"declare gaussian_inputs for all modalities or none")
+    return GAUSSIAN if all(gauss) else BERNOULLI
+
+
+def _rbm_config(config: CDConfig, config_for, job: RBMJob, n_visible: int, visible: str) -> CDConfig:
+    """How the RBM of ``job`` is trained: config_for(job, n_visible) (``config`` when None), at
+    lr * gaussian_lr_scale for Gaussian visible units (guide 13.2)."""
+    c = config if config_for is None else config_for(job, n_visible)
+    return replace(c, lr=c.lr * c.gaussian_lr_scale) if visible == GAUSSIAN else c
+
+
+def _train_layer_rbm(params: dict, arch: Architecture, job: RBMJob, kept: list, stores: list, visible: str,
+                     config: CDConfig, seed, partial, show_progress, log) -> tuple:
+    """Train the RBM of ``job`` on the activations of its kept parts and write its (W, b_h) into the
+    network: W's columns split over the parts' weight keys, b_h into the job's bias. Returns (rbm, history).
+
+    Gaussian data is standardised for the RBM and the standardisation folded into the weights:
+    W (x - mu) / sigma + b == (W / sigma) x + (b - W mu / sigma), so the network takes raw inputs.
+    """
+    parts = [p for p, _ in kept]
+    data = _visible_data(stores[0], parts)
+    hdata = _visible_data(stores[1], parts) if len(stores) > 1 else None
+    if visible == GAUSSIAN:
+        mu, sigma = _standardisation(data)
+        data = (data - mu) / sigma
+        hdata = None if hdata is None else (hdata - mu) / sigma
+    xp = backend.array_module(data)
+    rbm = init_rbm(data.shape[1], params[job.bias_key].shape[0], np.random.default_rng([seed, 6]), xp,
+                   params[next(iter(params))].dtype, data_mean=backend.to_host(data.mean(axis=0)), visible=visible)
+    labels = [_part_label(arch, p) for p in parts]
+    hist = train_rbm(rbm, data, config, visible=visible, seed=seed, heldout=hdata, checkpoint=partial,
+                     show_progress=show_progress, log=log, desc=f"pretrain {job.name} <- [{', '.join(labels)}]")
+    W, b = rbm["W"], rbm["b_h"]
+    if visible == GAUSSIAN:
+        b = b - W @ (mu / sigma)
+        W = W / sigma
+    for (_, key), block in zip(kept, split_rbm_weights(W, [_part_size(arch, p) for p in parts])):
+        params[key][...] = block
+    params[job.bias_key][...] = b
+    return rbm, hist
+
+
+def _advance(params: dict, arch: Architecture, jobs: list, j: int, stores: list) -> None:
+    """After job j: its layer's mean-field activations, the data of the RBMs above, in every store
+    (training, held-out); the activations no later job needs are forgotten."""
+    job = jobs[j]
+    needed = {p for later in jobs[j + 1:] for p in later.parts}
+    layer = ("s", job.level) if job.name.startswith("s_") else ("h", job.parts[0][1], job.level)
+    for store in stores:
+        if layer in needed:
+            store[layer] = _propagate(params, arch, job, store)
+        for key in [key for key in store if key not in needed]:
+            del store[key]
+
+
 def pretrain_fusion(params: dict, arch: Architecture, xs, config: CDConfig = CDConfig(), *, gaussian_inputs=False,
                     seed: int = 0, heldout=None, checkpoint_dir=None, show_progress: bool | None = None,
-                    log=print) -> dict:
+                    log=print, config_for=None, keep_part=None) -> dict:
     """Pretrain every layer of a fusion network as RBMs, bottom-up, writing the weights into ``params``.
 
     params: the network's parameters (:func:`dmf_np.fusion.init_params`), updated IN PLACE: every
@@ -448,8 +524,13 @@ def pretrain_fusion(params: dict, arch: Architecture, xs, config: CDConfig = CDC
     gaussian_inputs: bool, or one bool per modality, for real-valued inputs (standardised internally,
     folded into the weights). heldout: optional list of M arrays for the free-energy gap.
     checkpoint_dir: resume point (see module).
+    Per-RBM choices (both default to None: every RBM as above):
+    config_for(job, n_visible) -> CDConfig: the settings of the RBM of ``job`` (an :class:`RBMJob`)
+    with n_visible visible units, in place of ``config``. keep_part(job, part) -> bool: whether the
+    visible part ('h', m, l) or ('s', l) stays in the job's RBM; a part left out gets network weights 0.
     Returns the history: {rbm name ('s_1', 'h^x_2', ...): {"visible": [...], "keys": [...],
-    "visible_type", "resumed": bool, and the per-epoch lists of :func:`train_rbm`}} in training order.
+    "visible_type", "resumed": bool, and the per-epoch lists of :func:`train_rbm`}} in training order;
+    "zeroed": [...] lists the weight keys set to 0 where ``keep_part`` left parts out.
     """
     check_params(params, arch)
     check_modalities(xs, arch)
@@ -457,7 +538,6 @@ def pretrain_fusion(params: dict, arch: Architecture, xs, config: CDConfig = CDC
         check_modalities(heldout, arch)
     flags = _gaussian_flags(gaussian_inputs, arch)
     xp = backend.array_module(xs[0])
-    dtype = params[next(iter(params))].dtype
     jobs = rbm_schedule(arch)
     seeds = backend.spawn_seeds(seed, len(jobs))
     ckdir = None if checkpoint_dir is None else Path(checkpoint_dir)
@@ -466,23 +546,25 @@ def pretrain_fusion(params: dict, arch: Architecture, xs, config: CDConfig = CDC
                 "names": arch.names, "n": int(xs[0].shape[0]), "gaussian_inputs": flags, "seed": seed,
                 "cd": asdict(config)}
     settings = json.loads(json.dumps(settings))
-    acts = {("h", m, 1): x for m, x in enumerate(xs)}
-    held = None if heldout is None else {("h", m, 1): x for m, x in enumerate(heldout)}
+    stores = [{("h", m, 1): x for m, x in enumerate(data)} for data in ([xs] if heldout is None else [xs, heldout])]
     history: dict = {}
     for j, job in enumerate(jobs):
-        labels = [_part_label(arch, p) for p in job.parts]
-        gauss = [p[0] == "h" and p[2] == 1 and flags[p[1]] for p in job.parts]
-        if any(gauss) and not all(gauss):
-            raise ValueError(f"the RBM of {job.name} has visible parts {labels} of which only some are Gaussian "
-                             f"inputs; mixed visible types in one RBM are not supported: declare "
-                             f"gaussian_inputs for all modalities or none")
-        visible = GAUSSIAN if all(gauss) else BERNOULLI
+        kept = _kept_parts(params, job, keep_part)
+        visible = _visible_type(arch, job, [p for p, _ in kept], flags)
+        rbm_config = _rbm_config(config, config_for, job, sum(_part_size(arch, p) for p, _ in kept), visible)
+        labels = [_part_label(arch, p) for p, _ in kept]
+        entry = {"visible": labels, "keys": [*(k for _, k in kept), job.bias_key], "visible_type": visible}
+        if len(kept) < len(job.parts):
+            entry["zeroed"] = [k for k in job.weight_keys if k not in entry["keys"]]
+        # the per-RBM choices; a file written before they were recorded used config and every part
+        trained_with = json.loads(json.dumps({"cd": asdict(rbm_config), "visible": labels}))
+        defaults = config_for is None and keep_part is None
         stem = f"{j:02d}-" + job.name.replace("^", "").replace("{", "").replace("}", "")
         final = None if ckdir is None else ckdir / f"{stem}.npz"
-        entry = {"visible": labels, "keys": [*job.weight_keys, job.bias_key], "visible_type": visible}
         if final is not None and final.is_file():
             arrays, meta = load_checkpoint(final, xp)
-            if meta.get("config") != settings or meta.get("job") != job.name:
+            if (meta.get("config") != settings or meta.get("job") != job.name
+                    or meta.get("rbm", trained_with if defaults else None) != trained_with):
                 raise ValueError(f"{final} holds pretraining with other settings or another network; "
                                  f"use a fresh checkpoint_dir or delete {ckdir}")
             for key in entry["keys"]:
@@ -491,43 +573,16 @@ def pretrain_fusion(params: dict, arch: Architecture, xs, config: CDConfig = CDC
             if log is not None:
                 log(f"pretrain {job.name}: finished earlier, loaded from {final}")
         else:
-            data = _visible_data(acts, job.parts)
-            hdata = None if held is None else _visible_data(held, job.parts)
-            mu = sigma = None
-            if visible == GAUSSIAN:
-                mu, sigma = _standardisation(data)
-                data = (data - mu) / sigma
-                hdata = None if hdata is None else (hdata - mu) / sigma
-            n_h = params[job.bias_key].shape[0]
-            rbm = init_rbm(data.shape[1], n_h, np.random.default_rng([seeds[j], 6]), xp, dtype,
-                           data_mean=backend.to_host(data.mean(axis=0)), visible=visible)
             partial = None if ckdir is None else ckdir / f"{stem}.partial.npz"
-            rbm_config = replace(config, lr=config.lr * config.gaussian_lr_scale) if visible == GAUSSIAN else config
-            hist = train_rbm(rbm, data, rbm_config, visible=visible, seed=seeds[j], heldout=hdata,
-                             checkpoint=partial, show_progress=show_progress, log=log,
-                             desc=f"pretrain {job.name} <- [{', '.join(labels)}]")
-            W, b = rbm["W"], rbm["b_h"]
-            if visible == GAUSSIAN:  # W (x - mu) / sigma + b  ==  (W / sigma) x + (b - W mu / sigma)
-                b = b - W @ (mu / sigma)
-                W = W / sigma
-            for key, block in zip(job.weight_keys, split_rbm_weights(W, [_part_size(arch, p) for p in job.parts])):
-                params[key][...] = block
-            params[job.bias_key][...] = b
+            rbm, hist = _train_layer_rbm(params, arch, job, kept, stores, visible, rbm_config, seeds[j], partial,
+                                         show_progress, log)
             entry.update(hist, resumed=False)
             if final is not None:
                 arrays = {f"rbm/{key}": v for key, v in rbm.items()}
                 arrays.update({f"net/{key}": params[key] for key in entry["keys"]})
-                save_checkpoint(final, arrays, {"config": settings, "job": job.name, "history": hist})
+                save_checkpoint(final, arrays, {"config": settings, "job": job.name, "history": hist,
+                                                "rbm": trained_with})
                 partial.unlink(missing_ok=True)
         history[job.name] = entry
-        # the data for the RBMs above: this layer's mean-field activations; forget what no one needs
-        needed = {p for later in jobs[j + 1:] for p in later.parts}
-        layer = ("s", job.level) if job.name.startswith("s_") else ("h", job.parts[0][1], job.level)
-        for store in (acts, held):
-            if store is None:
-                continue
-            if layer in needed:
-                store[layer] = _propagate(params, arch, job, store)
-            for key in [key for key in store if key not in needed]:
-                del store[key]
+        _advance(params, arch, jobs, j, stores)
     return history

@@ -54,6 +54,30 @@ def test_dmf_forward_is_eqs_3_and_4(xp, rng):
     assert np.allclose(backend.to_host(fw.logits), backend.to_host(logits))
 
 
+LAYERS = {"dmf": {"s_1", "h^x_2", "h^y_2", "s_2", "h^x_3", "h^y_3", "s_3"},
+          "imf": {"h^x_2", "h^y_2", "h^x_3", "h^y_3", "s_3"}, "emf": {"s_1", "s_2", "s_3"}}
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_forward_keeps_the_pre_activations_its_layers_are_computed_from(scheme, xp, rng):
+    """Forward.pre: every hidden layer's M (Eqs. 3, 4's sum); f(M) is the layer, bit for bit."""
+    arch = Architecture("dmf", ((4, 3, 2), (5, 3, 2)), (6, 5, 4), n_classes=3).with_scheme(scheme)
+    p = init_params(arch, rng, xp=xp, dtype=np.float64)
+    xs = _data(arch, xp, rng)
+    fw, plain = forward(p, xs, arch, pre_activations=True), forward(p, xs, arch)
+    assert set(fw.pre) == LAYERS[scheme] and plain.pre is None
+    layer = {**{f"h^{arch.names[m]}_{l}": h for (m, l), h in fw.h.items()}, **{f"s_{l}": s for l, s in fw.s.items()}}
+    for name, M in fw.pre.items():
+        assert np.array_equal(backend.to_host(sigmoid(M)), backend.to_host(layer[name])), name
+    for got, want in [(fw.h[k], plain.h[k]) for k in fw.h] + [(fw.s[k], plain.s[k]) for k in fw.s]:
+        assert np.array_equal(backend.to_host(got), backend.to_host(want))
+    top = arch.L
+    hand = sum(layer[f"h^{n}_{top}"] @ p[f"W^{{{n}->s}}_{top}"].T for n in arch.names) if scheme != "emf" else 0
+    if arch.has_shared_chain(top):
+        hand = hand + fw.s[top - 1] @ p[arch.W_sh(top - 1)].T
+    assert np.allclose(backend.to_host(fw.pre[f"s_{top}"]), backend.to_host(hand + p[arch.b_sh(top)]), rtol=1e-12)
+
+
 def test_imf_is_eq_1_and_emf_concatenates(xp, rng):
     arch = Architecture("imf", ((4, 3), (5, 2)), (6, 4), n_classes=3)
     p = init_params(arch, rng, xp=xp, dtype=np.float64)

@@ -8,7 +8,7 @@ from dmf_np import backend
 from dmf_np.commands.pretrain import main
 from dmf_np.data.synthetic import two_modality_classes
 from dmf_np.fusion import Architecture, forward, init_params, shared_layer_forward
-from dmf_np.io import load_checkpoint
+from dmf_np.io import load_checkpoint, save_checkpoint
 from dmf_np.optim import SGD
 from dmf_np.pretrain import CDConfig, pretrain_fusion, rbm_schedule, train_rbm
 from dmf_np.rbm import hidden_probs, init_rbm
@@ -182,3 +182,36 @@ def test_cd_config_names_a_bad_setting():
         CDConfig(batch_size=0)
     with pytest.raises(ValueError, match="negative_hidden"):
         CDConfig(negative_hidden="mean")
+
+
+def test_per_rbm_hooks_are_recorded_so_a_rerun_reuses_only_the_same_choices(tmp_path):
+    arch, xs, _ = _problem(np, "dmf")
+
+    def no_chain(job, part):
+        return part[0] != "s"
+
+    def half_rate(job, n_visible):
+        return replace(CD_FAST, lr=CD_FAST.lr / 2)
+
+    first = init_params(arch, np.random.default_rng(0), xp=np)
+    hist = pretrain_fusion(first, arch, xs, CD_FAST, seed=5, checkpoint_dir=tmp_path, keep_part=no_chain, **FAST)
+    assert hist["s_2"]["zeroed"] == ["W^s_1"] and not first["W^s_1"].any()
+    again = init_params(arch, np.random.default_rng(9), xp=np)
+    h2 = pretrain_fusion(again, arch, xs, CD_FAST, seed=5, checkpoint_dir=tmp_path, keep_part=no_chain, **FAST)
+    assert all(e["resumed"] for e in h2.values())
+    assert all(np.array_equal(first[k], again[k]) for k in first if k not in ("W^out", "b^out"))
+    for hooks in ({}, {"config_for": half_rate}):   # s_1 has no chain: the first mismatch is its rate, or s_2's parts
+        with pytest.raises(ValueError, match="other settings"):
+            pretrain_fusion(init_params(arch, np.random.default_rng(0)), arch, xs, CD_FAST, seed=5,
+                            checkpoint_dir=tmp_path, keep_part=no_chain if hooks else None, **hooks, **FAST)
+    # a file written before the per-RBM record existed was trained with the defaults, and is reused for them
+    plain = tmp_path / "plain"
+    pretrain_fusion(init_params(arch, np.random.default_rng(0)), arch, xs, CD_FAST, seed=5, checkpoint_dir=plain,
+                    **FAST)
+    for path in plain.glob("*.npz"):
+        arrays, meta = load_checkpoint(path)
+        meta.pop("rbm")
+        save_checkpoint(path, arrays, meta)
+    h3 = pretrain_fusion(init_params(arch, np.random.default_rng(0)), arch, xs, CD_FAST, seed=5,
+                         checkpoint_dir=plain, **FAST)
+    assert all(e["resumed"] for e in h3.values())

@@ -1,16 +1,20 @@
 """dmf_np.experiments.study: issue 13's pretraining variants, layer statistics and path statistics."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from dmf_np import backend
 from dmf_np.data.damage import DamageSpec
 from dmf_np.data.synthetic import fake_digits
 from dmf_np.experiments import mnist as E
 from dmf_np.experiments import study as S
 from dmf_np.fusion import forward, init_params
 from dmf_np.learning_paths import loss_and_learning_paths
-from dmf_np.pretrain import CDConfig, pretrain_fusion, rbm_schedule
+from dmf_np.pretrain import CDConfig, pretrain_fusion, rbm_schedule, train_rbm
+from dmf_np.rbm import init_rbm
 
 PRESET = E.PRESETS["tiny"]       # halves [392, 32, 16], shared [32, 16, 8]
 CONFIG = CDConfig(epochs=1, batch_size=100, lr=0.1, momentum=0.9, weight_decay=2e-4, k=1)
@@ -28,13 +32,64 @@ def _init(model, seed=0):
 
 
 @pytest.mark.parametrize("model", ["emf", "imf", "dmf"])
-def test_layerwise_with_one_config_is_pretrain_fusion_bit_for_bit(train, model):
+def test_pretrain_fusion_hooks_at_their_defaults_change_nothing(train, model):
     arch, p_ref = _init(model)
     _, p_new = _init(model)
-    pretrain_fusion(p_ref, arch, train.xs(), CONFIG, seed=7, log=None, show_progress=False)
-    S.layerwise_pretraining(p_new, arch, train.xs(), lambda job, n: CONFIG, seed=7)
+    xs = [x[:300] for x in train.xs()]
+    pretrain_fusion(p_ref, arch, xs, CONFIG, seed=7, log=None, show_progress=False)
+    pretrain_fusion(p_new, arch, xs, CONFIG, seed=7, log=None, show_progress=False,
+                    config_for=lambda job, n: CONFIG, keep_part=lambda job, part: True)
     for key in p_ref:
         assert np.array_equal(p_ref[key], p_new[key]), key
+
+
+def _variant_by_hand(xs, seed, config_of, chain: bool) -> dict:
+    """Variants A (chain), B and C of the tiny 3-level DMF written out RBM by RBM, without the schedule code:
+    s_1 <- [x, y]; h^m_2 <- m; s_2 <- [h^x_2, h^y_2] (+ s_1 if ``chain``); h^m_3; s_3 likewise.
+    Each RBM is trained by train_rbm on the activations of the network's forward pass, with
+    pretrain_fusion's seeds (spawn_seeds, then [seed_j, 6] for the RBM's initial weights)."""
+    arch, p = _init("dmf")
+    seeds = backend.spawn_seeds(seed, 7)
+
+    def rbm(j, parts, keys, bias):
+        v = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        r = init_rbm(v.shape[1], p[bias].shape[0], np.random.default_rng([seeds[j], 6]), np, np.float32,
+                     data_mean=v.mean(axis=0))
+        train_rbm(r, v, config_of(v.shape[1]), seed=seeds[j])
+        cols = np.cumsum([0] + [q.shape[1] for q in parts])
+        for i, key in enumerate(keys):
+            p[key][...] = r["W"][:, cols[i]:cols[i + 1]]
+        p[bias][...] = r["b_h"]
+
+    rbm(0, xs, ["W^{x->s}_1", "W^{y->s}_1"], "b^s_1")
+    rbm(1, [xs[0]], ["W^x_1"], "b^x_2")
+    rbm(2, [xs[1]], ["W^y_1"], "b^y_2")
+    for j, l in ((3, 2), (6, 3)):
+        fw = forward(p, xs, arch)
+        hs, keys = [fw.h[(0, l)], fw.h[(1, l)]], [f"W^{{x->s}}_{l}", f"W^{{y->s}}_{l}"]
+        if chain:
+            hs, keys = hs + [fw.s[l - 1]], keys + [f"W^s_{l - 1}"]
+        else:
+            p[f"W^s_{l - 1}"][...] = 0
+        rbm(j, hs, keys, f"b^s_{l}")
+        if l == 2:
+            fw = forward(p, xs, arch)
+            rbm(4, [fw.h[(0, 2)]], ["W^x_2"], "b^x_3")
+            rbm(5, [fw.h[(1, 2)]], ["W^y_2"], "b^y_3")
+    return p
+
+
+@pytest.mark.parametrize("variant", ["A", "B", "C"])
+def test_variants_are_their_rbms_written_out_bit_for_bit(train, variant):
+    xs = [x[:300] for x in train.xs()]
+    arch, p = _init("dmf")
+    S.pretrain_variant(variant, p, arch, xs, CONFIG, seed=7)
+    if variant == "C":   # 10 epochs at lr * 392 / n_visible, every edge kept
+        ref = _variant_by_hand(xs, 7, lambda n: replace(CONFIG, epochs=10, lr=CONFIG.lr * 392 / n), chain=True)
+    else:                # B: the shared RBMs without s_{l-1}
+        ref = _variant_by_hand(xs, 7, lambda n: CONFIG, chain=variant == "A")
+    for key in p:
+        assert np.array_equal(p[key], ref[key]), key
 
 
 def test_variant_b_drops_the_chain_from_the_shared_rbms(train):
@@ -45,8 +100,8 @@ def test_variant_b_drops_the_chain_from_the_shared_rbms(train):
     for l in range(1, arch.L):
         assert not b[arch.W_sh(l)].any(), f"W^s_{l} must start at 0 in variant B"
         assert a[arch.W_sh(l)].any()
-    assert all("'s'" not in str(v) for v in hist["s_2"]["visible"]), hist["s_2"]["visible"]
-    assert len(hist["s_2"]["visible"]) == arch.M
+    assert hist["s_2"]["visible"] == ["h^x_2", "h^y_2"] and hist["s_2"]["zeroed"] == ["W^s_1"]
+    assert hist["s_3"]["visible"] == ["h^x_3", "h^y_3"] and hist["s_3"]["zeroed"] == ["W^s_2"]
     # below the first chained RBM nothing changes: the modality RBMs of level 2 and s_1 are A's
     for key in (arch.W_mod(0, 1), arch.W_fuse(0, 1), arch.b_sh(1)):
         assert np.array_equal(a[key], b[key]), key
@@ -60,9 +115,8 @@ def test_variant_c_scales_rates_by_visible_units_and_trains_10_epochs(train):
     hist = S.pretrain_variant("C", p, arch, train.xs(), CONFIG, seed=7)
     sizes = {"s_1": 392 * 2, "h^x_2": 392, "h^y_2": 392, "s_2": 32 + 32 + 32, "h^x_3": 32, "s_3": 16 + 16 + 16}
     for name, n_visible in sizes.items():
-        assert hist[name]["cd_lr"] == pytest.approx(0.1 * 392 / n_visible), name
-        assert hist[name]["lr"][0] == pytest.approx(hist[name]["cd_lr"])
-        assert hist[name]["cd_epochs"] == 10 and len(hist[name]["recon_error"]) == 10, name
+        assert hist[name]["lr"] == [pytest.approx(0.1 * 392 / n_visible)] * 10, name
+        assert len(hist[name]["recon_error"]) == 10, name
     assert [j.name for j in rbm_schedule(arch)] == list(hist)
 
 

@@ -10,9 +10,8 @@
   - ``"C"``: every RBM gets 10 CD epochs, at a learning rate scaled by (reference visible units) /
     (its visible units): DMF's 1,536-visible s_2 RBM then takes smaller steps than a 392-visible one.
 
-  B and C run :func:`layerwise_pretraining`, the schedule of ``pretrain_fusion`` with the RBM's
-  visible parts and CD settings chosen per RBM; with the defaults it gives ``pretrain_fusion``'s
-  weights bit for bit (tested), so a variant differs from A only where it says.
+  B and C are ``pretrain_fusion`` itself with its per-RBM hooks: ``keep_part`` (:func:`modality_only`)
+  and ``config_for`` (:func:`scaled_config`), so a variant differs from A only where it says.
 * **Layer statistics before fine-tuning** (E1), :func:`layer_statistics`: per layer the standard
   deviation of the pre-activations M, the share of |M| > 4 (saturated: f'(M) < 0.018), and the mean
   of f'(M) = f(M)(1 - f(M)).
@@ -33,12 +32,11 @@ import numpy as np
 from .. import backend
 from ..backprop import cross_modal_cuts
 from ..errors import DivergenceError
-from ..fusion import Architecture, forward, init_params, modality_layer_forward, shared_layer_forward
+from ..fusion import Architecture, forward, init_params
 from ..io import load_checkpoint, save_checkpoint
 from ..learning_paths import loss_and_learning_paths
 from ..optim import SGD
-from ..pretrain import CDConfig, pretrain_fusion, rbm_schedule, split_rbm_weights, train_rbm
-from ..rbm import BERNOULLI, init_rbm
+from ..pretrain import CDConfig, pretrain_fusion
 from ..train import fit_classifier
 from .mnist import CONDITIONS, PRESETS, MnistHalves, derived_seed, evaluate
 from .parallel import make_executor, wait_all
@@ -49,69 +47,6 @@ SATURATION = 4.0  # |M| > 4: f'(M) < 0.018, under 7% of f'(0) = 0.25
 
 
 # --- pretraining variants -----------------------------------------------------------------------
-
-def _layer(job) -> tuple:
-    """The activation a job's RBM learns: ('s', l) or ('h', m, l)."""
-    return ("s", job.level) if job.name.startswith("s_") else ("h", job.parts[0][1], job.level)
-
-
-def _layer_forward(params, arch: Architecture, job, acts: dict):
-    """The job's layer from the activations below, with the network's own Eqs. 3-4 (every edge of the
-    scheme, including any that a variant left out of the RBM: those are zero at this point)."""
-    kind, *where = _layer(job)
-    if kind == "h":
-        m, l = where
-        return modality_layer_forward(acts[("h", m, l - 1)], params[arch.W_mod(m, l - 1)], params[arch.b_mod(m, l)])
-    (l,) = where
-    fused = l in arch.fusion_levels()
-    chain = arch.has_shared_chain(l)
-    return shared_layer_forward([acts[("h", m, l)] for m in range(arch.M)] if fused else [],
-                                [params[arch.W_fuse(m, l)] for m in range(arch.M)] if fused else [],
-                                acts[("s", l - 1)] if chain else None,
-                                params[arch.W_sh(l - 1)] if chain else None, params[arch.b_sh(l)])
-
-
-def layerwise_pretraining(params: dict, arch: Architecture, xs, config_for, *, seed: int = 0,
-                          keep_part=lambda job, part: True, log=None) -> dict:
-    """``pretrain_fusion``'s bottom-up schedule with per-RBM choices; updates ``params`` in place.
-
-    config_for(job, n_visible) -> :class:`dmf_np.pretrain.CDConfig`: how that RBM is trained.
-    keep_part(job, part) -> bool: whether a visible part ('h', m, l) or ('s', l) stays in the job's
-    RBM; the weights of a dropped part are set to 0 (so the network computes what the RBM learned).
-    Bernoulli inputs only. Seeds, RBM initialisation and training are ``pretrain_fusion``'s, so with
-    ``config_for=lambda job, n: config`` and every part kept the weights are the same, bit for bit.
-    Returns {rbm name: {train_rbm's per-epoch history, "visible": [...], "cd_lr", "cd_epochs"}}.
-    """
-    xp = backend.array_module(xs[0])
-    dtype = params[next(iter(params))].dtype
-    jobs = rbm_schedule(arch)
-    seeds = backend.spawn_seeds(seed, len(jobs))
-    acts = {("h", m, 1): x for m, x in enumerate(xs)}
-    history = {}
-    for j, job in enumerate(jobs):
-        kept = [(p, k) for p, k in zip(job.parts, job.weight_keys) if keep_part(job, p)]
-        if not kept:
-            raise ValueError(f"the RBM of {job.name} would have no visible units left")
-        for p, k in zip(job.parts, job.weight_keys):
-            if not keep_part(job, p):
-                params[k][...] = 0
-        data = xp.concatenate([acts[p] for p, _ in kept], axis=1) if len(kept) > 1 else acts[kept[0][0]]
-        config = config_for(job, int(data.shape[1]))
-        rbm = init_rbm(data.shape[1], params[job.bias_key].shape[0], np.random.default_rng([seeds[j], 6]), xp,
-                       dtype, data_mean=backend.to_host(data.mean(axis=0)), visible=BERNOULLI)
-        labels = [f"{p}" for p, _ in kept]
-        hist = train_rbm(rbm, data, config, visible=BERNOULLI, seed=seeds[j], log=log,
-                         show_progress=False, desc=f"pretrain {job.name} <- {labels}")
-        sizes = [acts[p].shape[1] for p, _ in kept]
-        for (_, key), block in zip(kept, split_rbm_weights(rbm["W"], sizes)):
-            params[key][...] = block
-        params[job.bias_key][...] = rbm["b_h"]
-        history[job.name] = {**hist, "visible": labels, "cd_lr": config.lr, "cd_epochs": config.epochs}
-        needed = {p for later in jobs[j + 1:] for p in later.parts}
-        if _layer(job) in needed:
-            acts[_layer(job)] = _layer_forward(params, arch, job, acts)
-    return history
-
 
 def modality_only(job, part) -> bool:
     """Variant B's visible parts: a shared RBM keeps [h^1_l .. h^M_l] and drops s_{l-1}."""
@@ -166,14 +101,11 @@ def pretrain_variant(variant: str, params: dict, arch: Architecture, xs, config:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     if variant in ("B", "B'") and arch.scheme != "dmf":
         raise ValueError(f"variant {variant} is a DMF variant; got scheme {arch.scheme!r}")
-    if variant == "A":
-        return pretrain_fusion(params, arch, xs, config, seed=seed, log=log, show_progress=False)
-    if variant == "B":
-        return layerwise_pretraining(params, arch, xs, lambda job, n: config, seed=seed, keep_part=modality_only,
-                                     log=log)
-    if variant == "C":
-        return layerwise_pretraining(params, arch, xs, scaled_config(config, reference_visible=arch.input_sizes[0]),
-                                     seed=seed, log=log)
+    if variant in ("A", "B", "C"):
+        hooks = {"B": {"keep_part": modality_only},
+                 "C": {"config_for": scaled_config(config, reference_visible=arch.input_sizes[0])}}
+        return pretrain_fusion(params, arch, xs, config, seed=seed, log=log, show_progress=False,
+                               **hooks.get(variant, {}))
     if imf_params is None:
         raise ValueError("variant B' starts from a pretrained IMF: pass imf_params")
     built = dmf_from_imf(imf_params, params, arch)
@@ -184,31 +116,12 @@ def pretrain_variant(variant: str, params: dict, arch: Architecture, xs, config:
 
 # --- what the network looks like before and during fine-tuning ---------------------------------
 
-def _pre_activations(params, arch: Architecture, fw) -> dict:
-    """M of every hidden layer (the sums inside f), recomputed from a forward pass's activations."""
-    xp = backend.array_module(fw.h[(0, 1)])
-    out = {}
-    for l in range(1, arch.L + 1):
-        if l >= 2 and l in arch.modality_levels():
-            for m, name in enumerate(arch.names):
-                out[f"h^{name}_{l}"] = fw.h[(m, l - 1)] @ params[arch.W_mod(m, l - 1)].T + params[arch.b_mod(m, l)]
-        if l in arch.shared_levels():
-            M = xp.zeros_like(fw.s[l]) + params[arch.b_sh(l)]
-            if l in arch.fusion_levels():
-                for m in range(arch.M):
-                    M += fw.h[(m, l)] @ params[arch.W_fuse(m, l)].T
-            if arch.has_shared_chain(l):
-                M += fw.s[l - 1] @ params[arch.W_sh(l - 1)].T
-            out[f"s_{l}"] = M
-    return out
-
-
 def layer_statistics(params: dict, xs, arch: Architecture) -> dict:
     """Per hidden layer: {"pre_std": std of M, "saturated": share of |M| > 4, "mean_fprime": mean
-    f'(M)}, over every unit and example of ``xs`` (E1 uses the first 1,000 training images)."""
-    fw = forward(params, xs, arch)
+    f'(M)}, over every unit and example of ``xs`` (E1 uses the first 1,000 training images); M is the
+    forward pass's own pre-activation (:func:`dmf_np.fusion.forward`, ``pre_activations=True``)."""
     stats = {}
-    for name, M in _pre_activations(params, arch, fw).items():
+    for name, M in forward(params, xs, arch, pre_activations=True).pre.items():
         M = backend.to_host(M).astype(np.float64)
         f = 1.0 / (1.0 + np.exp(-M))
         stats[name] = {"pre_std": float(M.std()), "saturated": float(np.mean(np.abs(M) > SATURATION)),
@@ -307,8 +220,8 @@ def lsuv_init(params: dict, xs, arch: Architecture, target: float = 1.0, tol: fl
     for name, keys in _layer_inputs(arch):
         before = None
         for _ in range(max_passes):
-            fw = forward(params, xs, arch)
-            M = fw.logits if name == "out" else _pre_activations(params, arch, fw)[name]
+            fw = forward(params, xs, arch, pre_activations=True)
+            M = fw.logits if name == "out" else fw.pre[name]
             std = float(backend.to_host(M).astype(np.float64).std())
             before = std if before is None else before
             if abs(std - target) <= tol or std == 0:
@@ -586,7 +499,7 @@ def _cell(values) -> dict:
             "values": v.tolist()}
 
 
-__all__ = ["VARIANTS", "pretrain_variant", "layerwise_pretraining", "modality_only", "scaled_config",
+__all__ = ["VARIANTS", "pretrain_variant", "modality_only", "scaled_config",
            "dmf_from_imf", "layer_statistics", "path_statistics", "path_dynamics", "lsuv_init", "E1_MODELS",
            "E1Plan", "e1_unit", "e1_pretrained", "run_e1", "e1_rule", "e1_summary", "choose_rate",
            "next_smaller_rate", "tune_with_edge_rule", "start_run", "fit_or_record_divergence"]
