@@ -28,11 +28,8 @@ import statistics
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a checkout runs without installing dmf_np
 
 from dmf_np import backend
 from dmf_np.fusion import Architecture, init_params, paper_mnist_architecture

@@ -16,11 +16,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench  # bench/bench.py, beside this script
 from dmf_np import fusion

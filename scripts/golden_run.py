@@ -20,8 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from dmf_np.data.damage import DamageSpec
 from dmf_np.data.synthetic import fake_digits
 from dmf_np.experiments import mnist as E

@@ -35,7 +35,7 @@ step() {  # step NAME SECONDS COMMAND...: run with a time limit, log to $OUT/NAM
 
 { nvidia-smi; python3 -m dmf_np info; } > "$OUT/machine.txt" 2>&1
 step tests 180 python3 -m pytest -q -rs tests --junitxml="$OUT/tests.xml"
-step bench_cupy 150 python3 bench/bench.py --backend cupy --json "$OUT/bench_cupy.json"
+step bench_cupy 150 python3 -m dmf_np bench --backend cupy --json "$OUT/bench_cupy.json"
 step tutorial8 60 python3 tutorials/08_gpu_cupy.py
 if [ -f "$DMF_CACHE/mnist-uint8.npz" ]; then
     step fig4_paper_1seed "$FIG4_LIMIT" python3 -m dmf_np reproduce fig4 --preset paper --backend cupy --seeds 1 \

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dmf_np.experiments.wiki import DEFAULT_CRITERION, criterion_key
 from dmf_np.io import atomic_write_json

@@ -13,8 +13,6 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from dmf_np.experiments.mnist import MODELS, paired_differences
 from dmf_np.io import atomic_write_json
 

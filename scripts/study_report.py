@@ -29,8 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from dmf_np.experiments.mnist import Preset
 from dmf_np.experiments.rundir import RunDir
 from dmf_np.experiments import study_e2, study_e3, study_e4

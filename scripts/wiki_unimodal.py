@@ -11,11 +11,8 @@ set and scored on the queries. It bounds what a cross-modal method can expect fr
 import argparse
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dmf_np import backend
 from dmf_np.data.wiki import N_CATEGORIES, WikiDataError, load_wiki, query_split

@@ -211,11 +211,15 @@ def test_bench_rejects_a_bad_sample_count():
 
 
 def test_bench_summary_counts_the_runs_that_meet_each_goal(tmp_path):
+    import importlib.util
     import json
-    import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    from summarise import load, summarise
+    # bench/ is scripts, not a package: load bench/summarise.py by its path
+    path = Path(__file__).resolve().parents[1] / "bench" / "summarise.py"
+    spec = importlib.util.spec_from_file_location("summarise", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    load, summarise = module.load, module.summarise
 
     def run(name, ratio_gemm):
         engines = {"dmf_np fit_classifier": {"median_s": 1.0}, "GEMM-only bound": {"median_s": 1.0 / ratio_gemm}}
