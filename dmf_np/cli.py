@@ -22,6 +22,7 @@ COMMANDS = {
     "pretrain": "layer-wise RBM pretraining of a fusion network (no fine-tuning)",
     "reproduce": "reproduce the paper: fig4, table1 (MNIST), table2 (Wiki), halves (generative MNIST halves)",
     "bench": "time dmf_np beside PyTorch and scikit-learn (from a checkout: the code is bench/bench.py)",
+    "grade": "grade a folder of students' tutorial notebooks or scripts against hidden tests; writes a CSV",
 }
 
 

@@ -205,7 +205,7 @@ def check_backward(fn):
     xc, Wc, bc, Rc = g.uniform(0, 1, (5, 4)), g.normal(0, 1, (3, 4)), g.normal(0, 0.5, 3), g.normal(0, 1, (5, 3))
     yc = 1.0 / (1.0 + np.exp(-(xc @ Wc.T + bc)))
     out = fn(Rc / 5, xc, Wc, yc)                  # the loss is sum(y * R) / N, so dε/dy = R / N
-    assert isinstance(out, tuple) and len(out) == 3, "return the tuple (dx, dW, db)"
+    assert isinstance(out, (tuple, list)) and len(out) == 3, f"return the tuple (dx, dW, db); you returned {type(out).__name__}"
 
     def eps_c():
         return float(((1.0 / (1.0 + np.exp(-(xc @ Wc.T + bc)))) * Rc).sum() / 5)

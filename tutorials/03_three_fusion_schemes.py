@@ -166,10 +166,10 @@ print("DMF top representation s_3:\n", fw.top)
 # %% [markdown]
 # ## 4. How many feed-forward paths lead from a modality to the top?
 #
-# Section 3.1 of the paper: EMF and IMF "contain only one path", while in DMF "there are three paths
-# feeding the shared layer $s_l$ from modality $x$" (Fig. 2a, for three units). We can count them
-# from the edge set alone: every weight matrix is an edge of a directed graph, and we count the
-# distinct routes from $h^x_1$ to $s_L$.
+# Section 3.1 of the paper: EMF and IMF "contain only one path" from a modality to the top, while
+# DMF has several (Fig. 2a). We can count them from the edge set alone: every weight matrix is an
+# edge of a directed graph, and a path is a route from $h^x_1$ to $s_L$ along the edges. The two
+# functions below read the graph and list the routes; we run them after the exercise.
 
 # %%
 def edges(arch):
@@ -199,23 +199,13 @@ def routes(arch, src, dst):
     return [[src] + r for b in nxt.get(src, []) for r in routes(arch, b, dst)]
 
 
-for scheme, arch in archs.items():
-    rs = routes(arch, "h^x_1", f"s_{arch.L}")
-    print(f"{scheme.upper()}: {len(rs)} path(s) from h^x_1 to s_{arch.L}")
-    for r in rs:
-        print("     ", " -> ".join(r))
-
 # %% [markdown]
-# In the DMF list, the path that climbs the modality stack and enters at the top is IMF's (green
-# in Fig. 2a), the one that enters at the bottom and climbs the shared chain is EMF's (yellow),
-# and the one that crosses in the middle is new (blue). With more units there are more of them.
-#
 # ### Exercise 3.1: how many paths with $L$ units?
 #
-# Before running the next cell, work out how many feed-forward paths lead from $h^x_1$ to $s_L$ in a
-# DMF of $L$ multimodal units, and write it as `n_paths_dmf(L)`. (Hint: a path can leave the
-# modality stack only once, through a fusion edge; where can it leave?) The check counts the routes
-# in the edge graph for $L$ = 2 to 7.
+# Before counting, work out how many feed-forward paths lead from $h^x_1$ to $s_L$ in a DMF of $L$
+# multimodal units, and write it as `n_paths_dmf(L)`. Use the edge table at the top of this
+# tutorial: which edges can a path take from $h^x_1$, and can it ever go back? The check counts the
+# routes in the edge graph for $L$ = 2 to 7.
 
 # %%
 def n_paths_dmf(L):
@@ -227,15 +217,32 @@ def check_n_paths(fn):
     """Exercise 3.1's check: fn(L) against the routes counted in the DMF edge graph."""
     for L in range(2, 8):
         deep = Architecture("dmf", ((6,) * L, (8,) * L), (5,) * L, 3)
-        counted = len(routes(deep, "h^x_1", f"s_{L}"))
-        assert fn(L) == counted, (f"L = {L}: you said {fn(L)}, the graph has {counted}. A path climbs the modality "
-                                  "stack to some level l, crosses by the fusion edge into s_l, and climbs the shared "
-                                  "chain to s_L: how many choices of l are there?")
+        counted, said = len(routes(deep, "h^x_1", f"s_{L}")), fn(L)
+        assert said == counted, (f"L = {L}: you said {said!r}, the edge graph does not agree. A path climbs the "
+                                 "modality stack for a while, crosses by a fusion edge into the shared stack, and "
+                                 "climbs the shared chain to s_L: where can it cross, and how often?")
 
 
 attempt("3.1", n_paths_dmf, check_n_paths)
 
+# %% [markdown]
+# Now the count. For the three-unit network of section 1, every route from $h^x_1$ to $s_3$ in each
+# scheme:
+
 # %%
+for scheme, arch in archs.items():
+    rs = routes(arch, "h^x_1", f"s_{arch.L}")
+    print(f"{scheme.upper()}: {len(rs)} path(s) from h^x_1 to s_{arch.L}")
+    for r in rs:
+        print("     ", " -> ".join(r))
+
+# %% [markdown]
+# In the DMF list, the path that climbs the modality stack and enters at the top is IMF's (green
+# in Fig. 2a), the one that enters at the bottom and climbs the shared chain is EMF's (yellow),
+# and the one that crosses in the middle is new (blue). The count for deeper networks (the
+# answer to exercise 3.1, folded on the site):
+
+# %% tags=["hide-output"]
 for L in range(2, 7):
     deep = Architecture("dmf", ((6,) * L, (8,) * L), (5,) * L, 3)
     counts = {s: len(routes(deep.with_scheme(s), "h^x_1", f"s_{L}")) for s in SCHEMES}
@@ -301,14 +308,16 @@ def check_param_count(fn):
         names = tuple("xyz"[: len(mod)])
         expected = Architecture("dmf", mod, shared, n_classes, names=names).n_params()
         got = fn(mod, shared, n_classes)
-        assert got == expected, (f"sizes {mod}, {shared}, {n_classes} classes: you counted {got}, the network has "
-                                 f"{expected} ({got - expected:+d}). Edges: W^m_l (l = 1..L-1) per modality, W^(m->s)_l "
+        assert isinstance(got, (int, float, np.integer, np.floating)), f"return a number; you returned {got!r}"
+        assert got == expected, (f"sizes {mod}, {shared}, {n_classes} classes: you counted {got}, "
+                                 f"{abs(got - expected):g} {'too many' if got > expected else 'too few'}. Edges: W^m_l (l = 1..L-1) per modality, W^(m->s)_l "
                                  "(l = 1..L) per modality, W^s_l (l = 1..L-1), W^out; biases on h^m_2..h^m_L, s_1..s_L "
                                  "and the classifier.")
 
 
 attempt("3.2", dmf_param_count, check_param_count)
-#
+
+# %% [markdown]
 # ## What to take away
 #
 # * EMF, IMF and DMF are one engine with three edge sets; the forward pass is Eq. 4 up each

@@ -351,10 +351,16 @@ assert max(errors.values()) < 1e-6
 # Take the smallest network where Eq. 5 has both terms below the top: a DMF of two units. The head
 # gives $\partial\varepsilon/\partial s_2$; write, with NumPy only (`@`, `*`, `.T`), the two terms of Eq. 5 at the
 # input $h^x_1$. Derive them on paper first; the recipe is the one of sections 2-4, one unit
-# shorter: the error on $M_2$; from it, the error on $h^x_2$ (top: shared path only) and, by Eq. 6,
-# the error on $s_1$; from those, the modality term through $W^x_1$ and the shared term through
-# $W^{x\to s}_1$. Return them as a pair `(modality_term, shared_term)`, each of shape $(N, 4)$. The
-# check compares them, with `cmp`, to the library's split of the same pass.
+# shorter, and every layer the error crosses multiplies it by that layer's $f'(M) = f(M)(1-f(M))$:
+#
+# 1. the error on $M_2$: $\partial\varepsilon/\partial s_2$ times $s_2(1-s_2)$;
+# 2. from it, the error on $h^x_2$ (the top: the shared path only) and, by Eq. 6, the error on $s_1$;
+# 3. the modality term: the error on $h^x_2$ times $h^x_2(1-h^x_2)$, sent down through $W^x_1$ (Eq. 2);
+# 4. the shared term: the error on $s_1$ times $s_1(1-s_1)$, the error on $M_1$, sent into $h^x_1$
+#    through $W^{x\to s}_1$ (Eq. 7).
+#
+# Return them as a pair `(modality_term, shared_term)`, each of shape $(N, 4)$. The check compares
+# them, with `cmp`, to the library's split of the same pass.
 
 # %%
 arch2 = Architecture("dmf", modality_sizes=((4, 3), (5, 3)), shared_sizes=(4, 3), n_classes=3)
@@ -374,13 +380,28 @@ def my_eq5_two_units(P2, fw2, deps_ds2):
 
 def check_4_2(fn):
     result = fn(P2, fw2, deps2_ds2)
-    assert isinstance(result, tuple) and len(result) == 2, "return a pair (modality_term, shared_term)"
+    assert isinstance(result, (tuple, list)) and len(result) == 2, "return a pair (modality_term, shared_term)"
     split = learning_paths(P2, fw2, deps2_ds2, input_grads=True).dh[(0, 1)]
+    s1, s2, hx2 = fw2.s[1], fw2.s[2], fw2.h[(0, 2)]
+    delta_s2 = deps2_ds2 * s2 * (1 - s2)
+    # the slips the recipe warns about, each recognised by its result: a missing f' on the way down
+    slips = {"modality": {"the error on h^x_2 was not multiplied by h^x_2(1-h^x_2) (step 3)":
+                          (delta_s2 @ P2["W^{x->s}_2"]) @ P2["W^x_1"],
+                          "the error on M_2 lacks s_2(1-s_2) (step 1)":
+                          ((deps2_ds2 @ P2["W^{x->s}_2"]) * hx2 * (1 - hx2)) @ P2["W^x_1"]},
+             "shared": {"the error on s_1 was not multiplied by s_1(1-s_1) before W^{x->s}_1 (step 4)":
+                        (delta_s2 @ P2["W^s_1"]) @ P2["W^{x->s}_1"],
+                        "the error on M_2 lacks s_2(1-s_2) (step 1)":
+                        ((deps2_ds2 @ P2["W^s_1"]) * s1 * (1 - s1)) @ P2["W^{x->s}_1"]}}
     for (path, want), got in zip(split.items(), result):
-        if np.asarray(got).shape == want.shape and not np.allclose(got, want, rtol=1e-10, atol=1e-15):
+        got = np.asarray(got, dtype=np.float64)
+        if got.shape == want.shape and not np.allclose(got, want, rtol=1e-10, atol=1e-15):
             other = split["shared" if path == "modality" else "modality"]
             if np.allclose(got, other, rtol=1e-10, atol=1e-15):
                 raise AssertionError("the two terms are swapped: the pair is (modality_term, shared_term)")
+            for slip, value in slips[path].items():
+                if np.allclose(got, value, rtol=1e-10, atol=1e-15):
+                    raise AssertionError(f"the {path} term: {slip}")
         cmp(f"Eq. 5 at h^x_1, {path} term", got, want)
 
 
@@ -542,9 +563,18 @@ def check_4_3(fn):
     for arch_, params in ((arch, P), (arch4, P4)):
         for l in range(1, arch_.L):
             want = vanished_paths(arch_, params, xs_b, y_b, [("chain", l)])
-            got = set(fn(arch_, l))
-            assert got == want, (f"cut ('chain', {l}) on a {arch_.L}-unit DMF: you predicted {sorted(got)}; "
-                                 f"missing {sorted(want - got)}, not actually zero {sorted(got - want)}")
+            answer = fn(arch_, l)
+            assert answer is not None, "return a set of (modality name, k, path) triples"
+            got = {tuple(t) for t in answer}
+            assert all(len(t) == 3 and t[0] in arch_.names and t[2] in ("modality", "shared") for t in got), (
+                f"each item is (modality name, k, path): a name from {arch_.names} (not an index), a level k, and "
+                f"'modality' or 'shared'; you returned {sorted(got, key=str)[:3]}...")
+            missing, extra = want - got, got - want
+            assert not missing and not extra, (
+                f"cut ('chain', {l}) on a {arch_.L}-unit DMF: you left out {len(missing)} term(s) that do vanish"
+                f" and named {len(extra)} that do not. Which layers still receive error from above once s_{l + 1} "
+                "stops sending any into s_l, and which Eq. 5 terms are made of that error? (The table printed "
+                "after this exercise shows the cut at work.)")
 
 
 attempt("4.3", my_paths_cut_by_chain, check_4_3)

@@ -46,6 +46,8 @@ if not (ROOT / "dmf_np").is_dir():
     ROOT = ROOT.parent  # a notebook started inside tutorials/
 sys.path.insert(0, str(ROOT))
 
+import numpy as np
+
 from dmf_np.exercises import attempt
 from dmf_np.plots import draw_study_e2, draw_study_fig4, draw_study_paths, show_and_save
 
@@ -153,8 +155,10 @@ def check_seeds_below(fn):
                 continue  # that variant and level has not finished
             dmf, imf = cell(v, d, "dmf")["test_error"]["values"], cell(v, d, "imf")["test_error"]["values"]
             got = fn(list(dmf), list(imf))
-            assert got == want, f"DMF-{v} at {d}%: you count {got} seeds, the study counts {want}"
-    assert fn([1.0, 2.0], [1.0, 3.0]) == 1, "a tie is not 'below'"
+            assert isinstance(got, (int, np.integer)) or (isinstance(got, float) and got.is_integer()), \
+                f"return a count (a whole number of seeds); you returned {got!r}"
+            assert got == want, f"DMF-{v} at {d}%: you count {got} seeds, the study counts otherwise"
+    assert fn([1.0, 2.0], [1.0, 3.0]) == 1, "with DMF's errors [1, 2] and IMF's [1, 3] the count is not 1: a tie is not 'below'"
 
 
 attempt("9.1", seeds_below, check_seeds_below)
