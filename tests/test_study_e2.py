@@ -10,6 +10,7 @@ import pytest
 from dmf_np.data.synthetic import fake_digits
 from dmf_np.experiments import mnist as E
 from dmf_np.experiments import study_e2 as S2
+from markdown_tables import numbers, tables
 
 INF = math.inf
 
@@ -100,7 +101,25 @@ def test_e2_run_fixes_choices_before_other_seeds_and_summarises(e2_run):
             assert "cut_cosine W^x_1" in paths
     assert set(summary["verdicts"]) == {"C1b", "C1c"}
     assert all(v in ("supported", "reversed", "not supported", "inconclusive") for v in summary["verdicts"].values())
-    assert "Verdicts: C1b" in S2.e2_markdown(summary)
+    # the markdown shows these numbers: per depth, each model's best setting, its curve and the seed-0 grid
+    md = S2.e2_markdown(summary)
+    shown = tables(md)
+    assert len(shown) == 2 * len(summary["depths"])
+    for (L, depth), best, grid in zip(summary["depths"].items(), shown[0::2], shown[1::2]):
+        for row in best[1:]:
+            r = depth["models"][row[0].lower()]
+            assert numbers(row[1]) == pytest.approx([r["best"]["lr"], r["best"]["momentum"]])
+            assert numbers(row[4]) == [pytest.approx(r["train_loss"]["mean"][0], abs=5e-5)]
+            assert numbers(row[6]) == [pytest.approx(r["train_loss"]["mean"][-1], abs=5e-6)]
+            assert numbers(row[7]) == pytest.approx([r["best_val_error"]["mean"], r["best_val_error"]["std"]],
+                                                    abs=5e-3)
+        assert grid[0][1:] == list(next(iter(depth["grid"].values())))
+        for row in grid[1:]:
+            g = depth["grid"][row[0].lower()]
+            assert [None if c == "—" else numbers(c)[0] for c in row[1:]] == \
+                   [None if v is None else pytest.approx(v, abs=5e-3) for v in g.values()], (L, row[0])
+    assert md.splitlines()[-1] == (f"Verdicts: C1b **{summary['verdicts']['C1b']}**, "
+                                   f"C1c **{summary['verdicts']['C1c']}**.")
 
 
 def test_e2_units_start_at_unit_pre_activation_std_and_log_seconds(e2_run):

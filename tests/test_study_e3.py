@@ -13,6 +13,7 @@ from dmf_np.experiments.rundir import RunDir
 from dmf_np.fusion import init_params
 from dmf_np.optim import SGD
 from dmf_np.train import fit_classifier
+from markdown_tables import numbers, tables
 
 PRESET = E.PRESETS["tiny"]       # halves [392, 32, 16], shared [32, 16, 8], 2 fine-tuning epochs
 LEVELS = (0, 30, 50, 70)
@@ -216,8 +217,41 @@ def test_e3_run_tunes_summarises_and_resumes(e3_run):
     assert (out / "units" / "d0" / "dmf-A" / "seed1" / "pretrained.npz").is_file()
 
 
-def test_e3_markdown_has_the_tables(e3_run):
-    text = S3.e3_markdown(e3_run[2])
-    assert "| DMF-A | 2 |" in text and "| IMF | 2 |" in text
-    assert "C3 rule, Right-only, DMF-A against IMF" in text and "**C3 (DMF-A):" in text
-    assert "| 70% |" in text
+def test_e3_markdown_tables_show_the_summary(e3_run):
+    summary = e3_run[2]
+    text = S3.e3_markdown(summary)
+    errors_lr, errors_right, rule, *_, training = tables(text)
+    labels = {"EMF": "emf", "IMF": "imf", "DMF-A": "dmf-A"}
+    levels = ["0", "30", "50", "70"]
+    # the two error tables: every cell is the seed mean ± sample std of that input and level
+    for table, reading in ((errors_lr, "left+right"), (errors_right, "right")):
+        assert table[0] == ["model", "seeds", "rate"] + [f"{lv}%" for lv in levels]
+        assert [labels[r[0]] for r in table[1:]] == list(summary["models"])
+        for label, seeds, rate, *cells in table[1:]:
+            e = summary["models"][labels[label]]
+            assert numbers(seeds) == [2] and numbers(rate) == [pytest.approx(e["lr"])]
+            for lv, cell in zip(levels, cells):
+                c = e[reading][lv]
+                assert numbers(cell) == pytest.approx([c["mean"], c["std"]], abs=5e-3), (label, reading, lv)
+                assert c["std"] == pytest.approx(np.std(c["values"], ddof=1))
+    # the C3 rule, level by level: counts of seeds, the mean difference, yes/no as the rule said
+    for level, below, above, diff, spread, beats, mirrored in rule[1:]:
+        r = summary["rule"][level.rstrip("%")]
+        assert numbers(below) == [r["dmf_below"], 2] and numbers(above) == [r["imf_below"], 2]
+        assert numbers(diff) == [pytest.approx(r["mean_imf_minus_dmf"], abs=5e-3)]
+        assert numbers(spread) == [pytest.approx(r["spread"], abs=5e-3)]
+        assert (beats, mirrored) == ("yes" if r["beats"] else "no", "yes" if r["mirrored"] else "no")
+    imf = summary["models"]["imf"]["right"]
+    for lv in levels:   # the mean difference is IMF's Right-only mean minus DMF-A's
+        diff = imf[lv]["mean"] - summary["models"]["dmf-A"]["right"][lv]["mean"]
+        assert summary["rule"][lv]["mean_imf_minus_dmf"] == pytest.approx(diff)
+    # training: the seed-mean loss at epochs 1, 5, 10 and the last, the last validation error
+    for label, *cells in training[1:]:
+        e = summary["models"][labels[label]]
+        loss = e["train_loss"]["mean"]
+        shown = [loss[i] if i < len(loss) else None for i in (0, 4, 9)]
+        assert [numbers(c)[0] if numbers(c) else None for c in cells[:3]] == \
+               [None if v is None else pytest.approx(v, abs=5e-5) for v in shown]
+        assert numbers(cells[3]) == [pytest.approx(loss[-1], abs=5e-6)]
+        assert numbers(cells[4]) == [pytest.approx(e["val_error"]["mean"][-1], abs=5e-3)]
+    assert f"**C3 (DMF-A): {summary['verdict']['C3']}**: {summary['verdict']['why']}." in text.splitlines()

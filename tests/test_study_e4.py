@@ -3,6 +3,7 @@
 The pieces E4 adds to the Table 2 pipeline (the original split, mAP@R readings) and the study's own
 decision rule, on hand-made numbers and on fake data of Wiki's shape; the real data where present.
 """
+import json
 import os
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from dmf_np.data.wiki import FILES, load_wiki, original_split
 from dmf_np.experiments import wiki as W
+from markdown_tables import numbers, tables
 
 WIKI_DIR = Path(os.environ.get("DMF_WIKI_DIR", "/work/shared/data/wiki"))
 needs_wiki = pytest.mark.skipif(not all((WIKI_DIR / f).is_file() for f in FILES),
@@ -210,7 +212,11 @@ def test_run_e4_layout_wraps_run_table2_and_resumes(tmp_path, monkeypatch):
     for t in ("i2t", "t2i"):
         assert [s["P0"][t][m]["values"] for m in ("cca", "dmf")] == \
                [plain["reconstruct"][t][m]["values"] for m in ("cca", "dmf")]
-    assert (tmp_path / "e4" / "e4.json").is_file() and "| P1@5 | T2I |" in (tmp_path / "e4" / "e4.md").read_text()
+    assert json.loads((tmp_path / "e4" / "e4.json").read_text())["summary"] == json.loads(json.dumps(s))
+    maps = {tuple(r[:2]): r for r in tables((tmp_path / "e4" / "e4.md").read_text())[0][1:]}
+    assert sorted(maps) == sorted((p, t.upper()) for p in s for t in ("i2t", "t2i"))
+    dmf = s["P1@5"]["t2i"]["dmf"]        # columns: protocol, task, CCA, DMF, n
+    assert numbers(maps[("P1@5", "T2I")][3]) == pytest.approx([dmf["mean"], dmf["std"]], abs=5e-5)
     # resume: every unit read back; a deleted unit alone is recomputed, to the same numbers
     units = sorted((tmp_path / "e4").glob("P*/units/**/result.json"))
     stamps = {p: p.stat().st_mtime_ns for p in units}
@@ -227,11 +233,32 @@ def test_run_e4_layout_wraps_run_table2_and_resumes(tmp_path, monkeypatch):
         S.E4Plan(protocols=("P2",))
 
 
-def test_e4_markdown_table_and_rule_lines():
-    from dmf_np.experiments.study_e4 import e4_markdown
+def test_e4_markdown_tables_show_the_summary_and_the_rule_lines():
+    from dmf_np.experiments.study_e4 import c4_verdict, e4_markdown, e4_match
     base = {"cca": (0.249, 0.0), "emf": (0.26, 0.01), "imf": (0.27, 0.02), "dmf": (0.30, 0.01)}
-    md = e4_markdown({"P1": _res(base, {**base, "cca": (0.20, 0.0)})}, command="python -c ...")
-    assert "| P1 | I2T | 0.2490 ± 0.0000 | 0.2600 ± 0.0100 | 0.2700 ± 0.0200 | 0.3000 ± 0.0100 | 5 |" in md
-    assert "| P1 | +0.0000 | +0.0040 | yes | +0.0079 | -0.2612 |" in md
-    assert "**Match (E4 rule):** matching protocol: P1" in md and "    python -c ..." in md
-    assert "**C4 (E4 rule):**" in md
+    summary = {"P1": _res(base, {**base, "cca": (0.20, 0.0)}, n=5),
+               "P0": _res({**base, "cca": (0.30, 0.01)}, {**base, "cca": (0.18, 0.01)}, n=3)}
+    md = e4_markdown(summary, command="python -c ...")
+    maps, deviations = tables(md)
+    # mAP table: every cell is its protocol's and task's mean ± std, to the 4 decimals shown
+    assert maps[0] == ["protocol", "task", "CCA", "EMF", "IMF", "DMF", "n"]
+    assert [tuple(r[:2]) for r in maps[1:]] == [("P1", "I2T"), ("P1", "T2I"), ("P0", "I2T"), ("P0", "T2I")]
+    for p, task, *cols, n in maps[1:]:
+        for m, cell in zip(("cca", "emf", "imf", "dmf"), cols):
+            want = summary[p][task.lower()][m]
+            assert numbers(cell) == pytest.approx([want["mean"], want["std"]], abs=5e-5), (p, task, m)
+        assert numbers(n) == [summary[p][task.lower()]["cca"]["n"]]
+    # deviations from the paper's Table 2 (CCA 0.2490 / 0.1960, DMF 0.2921 / 0.5612): ours minus theirs,
+    # "within" when the CCA is within 0.02 on both tasks
+    paper = {"cca": (0.2490, 0.1960), "dmf": (0.2921, 0.5612)}
+    for p, cca_i2t, cca_t2i, within, dmf_i2t, dmf_t2i in deviations[1:]:
+        ours = {m: [summary[p][t][m]["mean"] for t in ("i2t", "t2i")] for m in paper}
+        dev = {m: [o - q for o, q in zip(ours[m], paper[m])] for m in paper}
+        assert numbers(cca_i2t) + numbers(cca_t2i) == pytest.approx(dev["cca"], abs=5e-5), p
+        assert numbers(dmf_i2t) + numbers(dmf_t2i) == pytest.approx(dev["dmf"], abs=5e-5), p
+        assert within == ("yes" if max(map(abs, dev["cca"])) <= 0.02 else "no"), p
+    assert [r[3] for r in deviations[1:]] == ["yes", "no"]    # P0's CCA is 0.051 off on I2T
+    # the rule lines are the rules' own texts; the command is quoted as a code block
+    assert f"**Match (E4 rule):** {e4_match(summary)['text']}." in md.splitlines()
+    assert f"**C4 (E4 rule):** {c4_verdict(summary)['text']}." in md.splitlines()
+    assert "    python -c ..." in md.splitlines()

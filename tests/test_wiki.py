@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from dmf_np.data.wiki import FILES, N_PAIRS, WikiDataError, load_wiki, query_split
+from markdown_tables import numbers, tables
 
 WIKI_DIR = Path(os.environ.get("DMF_WIKI_DIR", "/work/shared/data/wiki"))
 needs_wiki = pytest.mark.skipif(not all((WIKI_DIR / f).is_file() for f in FILES),
@@ -63,6 +64,27 @@ def test_query_split_is_seeded_disjoint_and_complete():
     assert (q == q2).all() and not (q == q3).all()
 
 
+def _check_table2_markdown(md: str, metrics: dict, methods: tuple) -> list:
+    """table2_markdown's tables hold the run's numbers: per protocol and task each method's mean +- std
+    over splits, then the paper's Table 2 as printed in the paper. Returns the tables after those."""
+    from dmf_np.experiments import wiki as W
+
+    shown = tables(md)
+    for protocol, table in zip(W.PROTOCOLS, shown):
+        assert table[0] == ["mAP"] + [m.upper() for m in methods]
+        assert [r[0] for r in table[1:]] == ["I2T", "T2I"]
+        for task, *cells in table[1:]:
+            for m, cell in zip(methods, cells):
+                want = metrics[protocol][task.lower()][m]
+                assert numbers(cell) == pytest.approx([want["mean"], want["std"]], abs=5e-5), (protocol, task, m)
+    paper = shown[len(W.PROTOCOLS)]
+    assert paper == [["mAP", "CCA", "CMFH", "LCFS", "Corr-Full-AE", "DMF"],
+                     ["I2T", "0.2490", "0.2551", "0.2798", "0.2634", "0.2921"],
+                     ["T2I", "0.1960", "0.5407", "0.2141", "0.5418", "0.5612"]]
+    rest = shown[len(W.PROTOCOLS) + 1:]
+    return rest[0] if rest else []
+
+
 @pytest.mark.slow
 def test_table2_pipeline_on_fake_full_size_data(tmp_path, monkeypatch):
     """The whole protocol end to end on random data of Wiki's shape: files, resume, JSON layout."""
@@ -85,7 +107,7 @@ def test_table2_pipeline_on_fake_full_size_data(tmp_path, monkeypatch):
     t = W.table2_json(m1)
     assert set(t["i2t"]["dmf"]) == {"mean", "std", "splits"} and t["protocol"] == W.DEFAULT_PROTOCOL
     json.dumps(t)
-    assert "| I2T |" in W.table2_markdown(m1, "cmd")
+    _check_table2_markdown(W.table2_markdown(m1, "cmd"), m1, ("cca", "dmf"))
     with pytest.raises(ValueError, match="protocol"):  # another protocol in the same run directory
         W.run_table2(data_dir, tmp_path / "run", **{**kw, "splits": 2})
 
@@ -173,7 +195,20 @@ def test_paired_exploring_run_on_fake_data(tmp_path):
     assert set(t["i2t"]["cca"]) == {"mean", "std", "splits"} and t["items"] == "paired"
     json.dumps(t)
     md = W.table2_markdown(m1, "cmd")
-    assert "NOT the default task" in md and "| single/euclidean | I2T |" in md and "(validation only)" in md
+    assert "NOT the default task" in md.splitlines()[0]
+    readings = _check_table2_markdown(md, m1, ("cca", "imf"))
+    # every reading, each task: the validation mAP of the configuration it chose, and the test mAP where
+    # it was computed (the main and the default reading), "(validation only)" elsewhere
+    assert [tuple(r[:2]) for r in readings[1:]] == [(k, t.upper()) for k in m1["criteria"] for t in ("i2t", "t2i")]
+    for key, task, cca_val, cca_test, imf_val, imf_test in readings[1:]:
+        agg, t = m1["criteria"][key], task.lower()
+        for m, val, test in (("cca", cca_val, cca_test), ("imf", imf_val, imf_test)):
+            assert numbers(val) == [pytest.approx(agg["validation"][m][t], abs=5e-5)], (key, task, m)
+            if "reconstruct" in agg:
+                want = agg["reconstruct"][t][m]
+                assert numbers(test) == pytest.approx([want["mean"], want["std"]], abs=5e-5), (key, task, m)
+            else:
+                assert test == "(validation only)", (key, task, m)
     view = W.criterion_view(m1, "single", "cosine")
     assert view["items"] == "single" and view["reconstruct"] == m1["criteria"]["single/cosine"]["reconstruct"]
     # the same run directory, another reading as the main one: tuning read back, its finals added
