@@ -36,6 +36,19 @@ DRAWS_A_FIGURE = re.compile(r"show_and_save\(|\.savefig\(")
 ERROR_CLASSES = {"traceback", "stderr"}  # myst-nb's classes for error outputs and the stderr stream
 SKIP_TEXT_IN = {"pre", "code", "script", "style", "math", "mjx-container", "textarea"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+# tags that end a run of prose: text on either side of them is not one word
+BLOCK = {"p", "div", "li", "td", "th", "tr", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "dt", "dd",
+         "section", "article", "blockquote", "figure", "figcaption", "caption", "nav", "aside"}
+EM_OPEN, EM_CLOSE = "\x01", "\x02"   # where <em> starts and ends, in Page.prose
+
+# math that MathJax never saw: raw TeX commands and delimiters, TeX scripts, dollar signs, and
+# emphasis that markdown made of the underscores of h^x_l (h^x<em>l + W</em>l)
+RAW_TEX = re.compile(r"\\(?:[A-Za-z]{2,}|[()\[\]])")
+TEX_SCRIPT = re.compile(r"[\^_]\{")
+EATEN_EMPHASIS = re.compile(
+    rf"[\w}}^)\]]{EM_OPEN}"                        # <em> glued to the end of a word: h^x<em>
+    rf"|{EM_OPEN}[^{EM_CLOSE}]*[\^{{}}][^{EM_CLOSE}]*{EM_CLOSE}"  # TeX scripts inside the emphasis
+    rf"|{EM_CLOSE}[\w{{^]")                         # </em> glued to the next word: </em>l
 
 
 class Page(html.parser.HTMLParser):
@@ -49,6 +62,7 @@ class Page(html.parser.HTMLParser):
         self.loose_text: list[str] = []      # prose text, outside code, pre and math
         self.code_literals: list[tuple[str, bool]] = []  # (text of <code>, inside a link?)
         self.math = 0
+        self.prose = ""                      # the loose text in order, <em> marked, blocks on new lines
         self._stack: list[tuple[str, set[str]]] = []
         self._output_depth = None
         self._error_output = False
@@ -65,6 +79,10 @@ class Page(html.parser.HTMLParser):
             self.styles.append(a.get("href") or "")
         if tag in VOID:
             return
+        if tag in BLOCK:
+            self.prose += "\n"
+        if tag == "em" and not self._skipping():
+            self.prose += EM_OPEN
         if "math" in classes:
             self.math += 1
         if tag == "code":
@@ -78,6 +96,10 @@ class Page(html.parser.HTMLParser):
     def handle_endtag(self, tag):
         if tag in VOID or not self._stack:
             return
+        if tag in BLOCK:
+            self.prose += "\n"
+        if tag == "em" and not self._skipping():
+            self.prose += EM_CLOSE
         # pop to the matching tag (HTML in the wild is not always well nested)
         for i in range(len(self._stack) - 1, -1, -1):
             if self._stack[i][0] == tag:
@@ -98,9 +120,14 @@ class Page(html.parser.HTMLParser):
         if self._output_depth is not None:
             self.outputs[-1] += data
             return
-        skip = any(t in SKIP_TEXT_IN or "math" in c or "highlight" in c for t, c in self._stack)
-        if not skip and data.strip():
-            self.loose_text.append(data)
+        if not self._skipping():
+            self.prose += data
+            if data.strip():
+                self.loose_text.append(data)
+
+    def _skipping(self) -> bool:
+        # code, math, highlighted blocks and API signatures (sig, sig-param: Python, not prose)
+        return any(t in SKIP_TEXT_IN or c & {"math", "sig", "sig-param"} or "highlight" in c for t, c in self._stack)
 
 
 def parse(path: Path) -> Page:
@@ -146,6 +173,7 @@ def check_html(site: Path) -> list[str]:
                 failures.append(f"{rel}: {url} would be fetched from the network (the site must work offline)")
             elif not target.is_file():
                 failures.append(f"{rel}: {url} is not in the site")
+        failures += check_math_html(str(rel), page)
     for source, path in tutorial_pages(site):
         if not path.is_file():
             failures.append(f"tutorials/{source.name}: no page {path.relative_to(site)}")
@@ -162,14 +190,35 @@ def check_tutorial_html(source: Path, path: Path, page: Page) -> list[str]:
     for text in page.outputs:
         if "Traceback (most recent call last)" in text or re.search(r"^\w*Error: ", text, re.M):
             failures.append(f"{rel}: an output cell shows a traceback: {text.strip()[-300:]!r}")
-    loose = " ".join(page.loose_text)
-    for m in re.finditer(r"\$[^$]{1,80}\$?", loose):
-        failures.append(f"{rel}: raw math left in the text: {m.group(0)!r}")
     if "$" in source.read_text() and page.math == 0:
         failures.append(f"{rel}: the tutorial has $...$ math but the page has no math elements")
     if DRAWS_A_FIGURE.search(source.read_text()) and not page.images:
         failures.append(f"{rel}: {source.name} draws a figure but its page shows none "
                         f"(a figure shows on the page when the tutorial calls dmf_np.plots.show_and_save)")
+    return failures
+
+
+def check_math_html(rel: str, page: Page) -> list[str]:
+    """Math left as text in the prose (outside code and outside the math MathJax renders): a $,
+    a TeX command or delimiter, ^{ or _{, or underscores that markdown turned into emphasis; and
+    math on a page that does not load the site's own MathJax."""
+    failures = []
+    prose = page.prose
+    def shown(i: int, j: int) -> str:
+        text = prose[max(0, i - 30):j + 30].replace(EM_OPEN, "<em>").replace(EM_CLOSE, "</em>")
+        return " ".join(text.split())
+
+    # a $ that is not an environment variable's ($DMF_BACKEND: the site's MathJax reads only \( \))
+    for what, pattern in (("a $ of unrendered math", re.compile(r"\$(?![A-Z][A-Z0-9_]+\b)")), ("raw TeX", RAW_TEX),
+                          ("a TeX superscript or subscript ^{ _{", TEX_SCRIPT),
+                          ("underscores eaten into emphasis", EATEN_EMPHASIS)):
+        for m in pattern.finditer(prose):
+            failures.append(f"{rel}: math left unrendered ({what}): {shown(m.start(), m.end())!r}")
+    local_mathjax = [src for src in page.scripts if not urlparse(src).scheme and not urlparse(src).netloc
+                     and urlparse(src).path.endswith("mathjax/tex-chtml.js")]
+    if page.math and not local_mathjax:
+        failures.append(f"{rel}: {page.math} math elements but MathJax is not loaded from the site itself "
+                        f"(the site must work offline)")
     return failures
 
 
@@ -196,16 +245,30 @@ PAGE_REPORT = """async () => {
   const loose = [];
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const el = node.parentElement;
-    if (el.closest('pre, code, script, style, mjx-container, .highlight, .cell_output')) continue;
-    if (/\\$|\\\\\\(|\\\\\\[/.test(node.textContent)) loose.push(node.textContent.trim().slice(0, 120));
+    if (el.closest('pre, code, script, style, mjx-container, .highlight, .cell_output, .sig')) continue;
+    const t = node.textContent;
+    // $ (not $ENV_VAR), \\( \\[, a TeX command, ^{ or _{
+    const raw = /\\$(?![A-Z][A-Z0-9_]+\\b)|\\\\[()\\[\\]]|\\\\[A-Za-z]{2,}|[\\^_]\\{/;
+    if (raw.test(t)) loose.push(t.trim().slice(0, 120));
   }
+  // a formula MathJax could not typeset shows as an error box (mjx-merror) holding its message
+  const texErrors = [...document.querySelectorAll('mjx-merror')]
+      .map(e => (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 200) + ' in: ' +
+                (e.closest('mjx-container')?.parentElement?.textContent || '').slice(0, 120));
   const errors = [...document.querySelectorAll('.output.traceback, .output.stderr')]
       .map(e => e.innerText.slice(0, 300));
   const tracebacks = [...document.querySelectorAll('.cell_output')].map(e => e.innerText)
       .filter(t => t.includes('Traceback (most recent call last)'));
-  return {images, loose, errors, tracebacks, math: document.querySelectorAll('mjx-container').length,
+  return {images, loose, errors, tracebacks, texErrors, math: document.querySelectorAll('mjx-container').length,
           mathSource: document.querySelectorAll('span.math, div.math').length, height: document.body.scrollHeight};
 }"""
+
+
+def browser_pages(site: Path) -> list[Path]:
+    """Every tutorial page, and every other page with math for MathJax to typeset."""
+    tutorials = [path for _, path in tutorial_pages(site) if path.is_file()]
+    with_math = [path for path in sorted(site.rglob("*.html")) if path not in tutorials and parse(path).math]
+    return tutorials + with_math
 
 
 def serve(site: Path):
@@ -252,8 +315,8 @@ def check_browser(site: Path, shots: Path, chromium: str) -> list[str]:
                     route.abort()
 
             context.route("**/*", only_local)
-            for _, path in tutorial_pages(site):
-                rel = f"tutorials/{path.name}"
+            for path in browser_pages(site):
+                rel = path.relative_to(site).as_posix()
                 problems.clear()
                 page.goto(base + rel, wait_until="networkidle")
                 report = page.evaluate(PAGE_REPORT)
@@ -262,6 +325,7 @@ def check_browser(site: Path, shots: Path, chromium: str) -> list[str]:
                 if report["mathSource"] and not report["math"]:
                     failures.append(f"{rel}: MathJax rendered nothing ({report['mathSource']} math elements)")
                 failures += [f"{rel}: math left unrendered: {t!r}" for t in report["loose"]]
+                failures += [f"{rel}: MathJax could not typeset a formula: {t!r}" for t in report["texErrors"]]
                 failures += [f"{rel}: error cell: {t!r}" for t in report["errors"] + report["tracebacks"]]
                 failures += [f"{rel}: {t}" for t in problems]
                 n_errors = len(report["errors"]) + len(report["tracebacks"])

@@ -13,6 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # autodoc documents this checkout's dmf_np
+sys.path.insert(0, str(Path(__file__).parent))
+import papermath  # noqa: E402  (beside this file: the paper's plain-text symbols as math)
 
 project = "dmf_np"
 author = "dmf_np contributors"
@@ -107,8 +109,30 @@ def join_hanging_indents(lines: list[str]) -> list[str]:
     return out
 
 
+def formula_lines(lines: list[str]) -> list[str]:
+    """An indented block of formulas after a blank line (cca's ``C_xx' = ...``, one per line) keeps
+    its line breaks: each line becomes a line of a reStructuredText line block (``| ``), which
+    reStructuredText would otherwise flow into one paragraph."""
+    out = list(lines)
+    base = min((indent(line) for line in lines if line.strip()), default=0)
+    i = 0
+    while i < len(out):
+        start = i
+        if i > 0 and not out[i - 1].strip() and out[i].strip() and indent(out[i]) > base:
+            block_indent = indent(out[i])
+            while i < len(out) and out[i].strip() and indent(out[i]) == block_indent:
+                i += 1
+            block = out[start:i]
+            if len(block) > 1 and all("=" in line and not line.lstrip().startswith(("*", "-", "|")) for line in block):
+                out[start:i] = [" " * block_indent + "| " + line.strip() for line in block]
+        i = max(i, start + 1)
+    return out
+
+
 def plain_text_docstrings(app, what, name, obj, options, lines):
-    lines[:] = join_hanging_indents([escape_bars(line) for line in lines])
+    # the paper's symbols (h^x_l, W^{x->s}_l, dE/ds_l, |s_l|) become :math: roles first, so that
+    # the bars of |s_l| are math and only the remaining ones are escaped
+    lines[:] = formula_lines(join_hanging_indents([escape_bars(papermath.to_rst(line)) for line in lines]))
 
 
 def setup(app):
