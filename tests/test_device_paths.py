@@ -61,11 +61,23 @@ def test_fine_tuning_on_the_device_checkpoints_and_resumes(device_xp, tmp_path):
 def test_pretraining_command_on_the_device(device_xp, tmp_path, capsys):
     from dmf_np.commands.pretrain import main
 
-    out = tmp_path / "pre"
-    assert main(["--model", "dmf", "--epochs", "1", "--n", "200", "--backend", "cupy", "--out", str(out),
-                 "--quiet"]) == 0
-    arrays, meta = load_checkpoint(out / "pretrained.npz")
-    assert arrays and all(isinstance(a, np.ndarray) and np.isfinite(a).all() for a in arrays.values())
+    def run(out):
+        assert main(["--model", "dmf", "--epochs", "1", "--n", "200", "--backend", "cupy", "--out", str(out),
+                     "--quiet"]) == 0
+        return load_checkpoint(out / "pretrained.npz")
+
+    arrays, meta = run(tmp_path / "pre")
+    # every parameter of the network it describes, on the host, each one written by the pretraining
+    arch = Architecture(n_classes=None, **meta["arch"])
+    assert {k: a.shape for k, a in arrays.items()} == arch.param_shapes()
+    assert all(isinstance(a, np.ndarray) for a in arrays.values())
+    initial = init_params(arch, np.random.default_rng(0), xp=np)
+    assert not any(np.array_equal(arrays[k], initial[k]) for k in arrays)
+    # seeded: the same command gives the same weights (bit for bit on the stand-in, to rounding on a GPU)
+    again, _ = run(tmp_path / "again")
+    rtol = 0.0 if device_xp.__name__ == "cupy_standin" else 1e-5
+    for k in arrays:
+        np.testing.assert_allclose(again[k], arrays[k], rtol=rtol, atol=rtol)
 
 
 def test_generative_training_and_retrieval_on_the_device(device_xp, tmp_path):

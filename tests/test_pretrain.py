@@ -11,7 +11,7 @@ from dmf_np.fusion import Architecture, forward, init_params, shared_layer_forwa
 from dmf_np.io import load_checkpoint, save_checkpoint
 from dmf_np.optim import SGD
 from dmf_np.pretrain import CDConfig, pretrain_fusion, rbm_schedule, train_rbm
-from dmf_np.rbm import hidden_probs, init_rbm
+from dmf_np.rbm import hidden_probs, init_rbm, reconstruction_error
 from dmf_np.train import fit_classifier, mean_loss
 
 FAST = dict(log=None, show_progress=False)
@@ -47,19 +47,29 @@ def test_pretraining_writes_every_unit_weight_and_leaves_the_classifier(xp, sche
         assert changed == (k in written), k
         assert v.dtype == np.float32 and tuple(v.shape) == arch.param_shapes()[k]
     for entry in hist.values():
-        assert len(entry["recon_error"]) == 2 and np.isfinite(entry["pseudo_log_likelihood"]).all()
+        # two epochs at CD_FAST's rate and the early momentum (min(0.5, 0.9) for the first 5 epochs);
+        # a pseudo-log-likelihood is the log of a probability, a reconstruction error of [0, 1] data a
+        # mean square in [0, 1]
+        assert entry["lr"] == [CD_FAST.lr] * 2 and entry["momentum"] == [0.5, 0.5]
+        assert all(v < 0 for v in entry["pseudo_log_likelihood"])
+        assert all(0 < v < 1 for v in entry["recon_error"])
 
 
 @pytest.mark.parametrize("scheme", ["emf", "imf", "dmf"])
 def test_split_shared_weights_reproduce_the_rbm_hidden_probabilities(tmp_path, scheme):
     arch, xs, _ = _problem(np, scheme)
     params = init_params(arch, np.random.default_rng(0), xp=np)
-    pretrain_fusion(params, arch, xs, CD_FAST, seed=2, checkpoint_dir=tmp_path, **FAST)
+    hist = pretrain_fusion(params, arch, xs, CD_FAST, seed=2, checkpoint_dir=tmp_path, **FAST)
     fw = forward(params, xs, arch)
     for j, job in enumerate(rbm_schedule(arch)):
         arrays, _ = load_checkpoint(next(tmp_path.glob(f"{j:02d}-*.npz")))
         parts = [fw.h[(p[1], p[2])] if p[0] == "h" else fw.s[p[1]] for p in job.parts]
-        rbm_h = hidden_probs(np.concatenate(parts, axis=1), arrays["rbm/W"], arrays["rbm/b_h"])
+        v = np.concatenate(parts, axis=1)
+        rbm_h = hidden_probs(v, arrays["rbm/W"], arrays["rbm/b_h"])
+        # the last epoch's monitor is the trained RBM's reconstruction error on its data (all 200 rows:
+        # fewer than monitor_size), the data being the pretrained network's activations below the layer
+        rbm = {"W": arrays["rbm/W"], "b_h": arrays["rbm/b_h"], "b_v": arrays["rbm/b_v"]}
+        assert hist[job.name]["recon_error"][-1] == pytest.approx(reconstruction_error(v, rbm), rel=1e-6)
         if job.name.startswith("s_"):
             l = job.level
             chained = arch.has_shared_chain(l)
