@@ -16,13 +16,16 @@
 # RBMs that takes for EMF, IMF and DMF, why one RBM per shared layer can be cut into the separate
 # weights of Eq. 3 without changing what it computes, run the whole schedule on generated data
 # while watching each RBM's monitors, and compare fine-tuning from the pretrained weights with
-# fine-tuning from random ones.
+# fine-tuning from random ones. On the way it measures **saturation**, what pretraining leaves in
+# each layer: the quantity that, on MNIST, explains why DMF trains slower than IMF in our Fig. 4
+# ([tutorial 9](09_why_dmf_trains_slower.py)).
 #
-# **Read first.** Tutorial 2 (the RBM and CD), tutorial 3 (the three fusion schemes). Then
-# `docs/rbm.md` and the docstring of `dmf_np/pretrain.py`.
+# **Read first.** [Tutorial 2](02_rbm_contrastive_divergence.py) (the RBM and CD),
+# [tutorial 3](03_three_fusion_schemes.py) (the three fusion schemes). Then [docs/rbm.md](../docs/rbm.md)
+# and the docstring of [dmf_np/pretrain.py](../dmf_np/pretrain.py).
 #
-# **How long it runs.** About half a minute to a minute on two CPU cores (three pretraining runs and
-# six fine-tuning runs); a few seconds with `DMF_TUTORIAL_FAST=1`.
+# **How long it runs.** About ten seconds on two CPU cores (9 s measured: four pretraining runs and
+# six fine-tuning runs); a few seconds with `DMF_TUTORIAL_FAST=1`, whose numbers are a smoke test.
 
 # %%
 import os
@@ -100,14 +103,17 @@ print(f"max |RBM hidden probabilities - Eq. 3 with the blocks| = {np.abs(from_rb
 #
 # Generated two-modality data (`dmf_np.data.synthetic`, values in (0, 1), which Bernoulli visible
 # units need), 40 features per modality, six classes. `pretrain_fusion` trains every RBM of the
-# schedule with CD-1 and writes it into `params` in place. Each line of its log is one epoch of one
-# RBM, with the monitors of `docs/rbm.md`: the reconstruction error (cheap, a rough guide), the
+# schedule with CD-1 for 3 epochs and writes it into `params` in place. Three is the number of CD
+# epochs per RBM of the paper preset, so it is what the MNIST runs of [tutorial 6](06_reproduce_fig4.py)
+# and today's pretraining in the study of [tutorial 9](09_why_dmf_trains_slower.py) used (one, in fast
+# mode). Each line of its log is one epoch of one RBM, with the monitors of
+# [docs/rbm.md](../docs/rbm.md): the reconstruction error (cheap, a rough guide), the
 # free-energy gap between held-out and training data (overfitting shows as a growing gap) and the
 # pseudo-log-likelihood per unit (chance is $\log 0.5$).
 
 # %%
 N_TRAIN, N_TEST = (400, 200) if FAST else (2000, 1000)
-PRE_EPOCHS = 1 if FAST else 5
+PRE_EPOCHS = 1 if FAST else 3                    # the paper preset's CD epochs per RBM (tutorials 6 and 9)
 xs, labels = two_modality_classes(n=N_TRAIN + N_TEST, sizes=(40, 40), n_classes=6, seed=0)
 xs_tr, xs_te = [x[:N_TRAIN] for x in xs], [x[N_TRAIN:] for x in xs]
 y_tr, y_te = labels[:N_TRAIN], labels[N_TRAIN:]
@@ -148,16 +154,49 @@ for job in rbm_schedule(arch):
     print(f"{job.name}: max |RBM p(h|v) - network's s_{l}| = {np.abs(p_h - fw.s[l]).max():.1e}")
 
 # %% [markdown]
-# ## 4. Does pretraining help fine-tuning?
+# ## 4. Saturation: what pretraining leaves in each layer
 #
-# We fine-tune the pretrained network and the random one identically (SGD, the same minibatch
-# order), for each of the three schemes, and compare training loss and test error. The paper
-# pretrains all its models; this shows what that buys on small, noisy generated data. The last line
-# below says, from the numbers, whether the gain is mostly at the start of fine-tuning or lasts.
+# Fine-tuning sends the error down through every layer, and each layer multiplies it by the sigmoid's
+# derivative at its pre-activation $M$ ([tutorial 1](01_sigmoid_layer.py); the factor $f(M_l)(1-f(M_l))$ of Eqs. 7 and 8 in
+# [tutorial 4](04_learning_paths.py)):
+#
+# $$f'(M) = f(M)\,\big(1 - f(M)\big) \le \tfrac14, \qquad f'(M) < 0.018 \text{ once } |M| > 4.$$
+#
+# A unit whose $M$ sits far from 0 is **saturated**: it passes almost no error back, and the weights
+# into it and below it barely learn. RBM training pushes the hidden units toward confident, nearly
+# binary states, so pretraining can leave layers saturated before fine-tuning starts. Per layer, on
+# the training data, we measure what the study of [docs/claims.md](../docs/claims.md) measured on MNIST
+# (its function, `dmf_np.experiments.study.layer_statistics`): the spread of $M$, the share of
+# $|M| > 4$, and the mean $f'(M)$, which scales every error that crosses the layer.
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+
+M_axis = np.linspace(-8, 8, 401)
+f_M = 1 / (1 + np.exp(-M_axis))
+fig, ax = plt.subplots(figsize=(6.0, 3.0))
+ax.plot(M_axis, f_M, color="black", lw=1.2, label="$f(M)$")
+ax.plot(M_axis, f_M * (1 - f_M), color="#d62728", lw=2.0, label="$f'(M) = f(M)(1-f(M))$")
+for side in (-1, 1):
+    ax.axvspan(4 * side, 8 * side, color="0.85", lw=0)
+ax.text(6, 0.55, "saturated\n$|M| > 4$", ha="center", fontsize=8)
+ax.text(-6, 0.55, "saturated\n$|M| > 4$", ha="center", fontsize=8)
+ax.set_xlabel("pre-activation $M$")
+ax.set_xlim(-8, 8)
+ax.grid(True, alpha=0.3)
+ax.legend(fontsize=8, loc="upper left")
+fig.tight_layout()
+print("figure written to", show_and_save(fig, "tutorial_05_saturation.png"))
+
+# %% [markdown]
+# Every scheme, from random weights and after pretraining (the same seed for both; these pretrained
+# weights are the ones fine-tuned in section 5). The top modality layer $h^x_3$ (EMF has none above its
+# inputs) and the top shared layer $s_3$, under the classifier:
 
 # %%
-FT_EPOCHS = 2 if FAST else 10
-results = {}
+from dmf_np.experiments.study import layer_statistics
+
+starts, saturation = {}, {}
 for scheme in SCHEMES:
     a = arch.with_scheme(scheme)
     for start in ("random", "pretrained"):
@@ -165,6 +204,59 @@ for scheme in SCHEMES:
         if start == "pretrained":
             pretrain_fusion(p, a, xs_tr, CDConfig(epochs=PRE_EPOCHS, batch_size=20), seed=0, show_progress=False,
                             log=None)
+        starts[(scheme, start)] = p
+        saturation[(scheme, start)] = layer_statistics(p, xs_tr, a)
+print(f"  {'scheme':6s} {'start':11s} {'layer':6s} {'std(M)':>7s} {'|M| > 4':>8s} {'mean f(M)(1-f(M))':>18s}")
+for (scheme, start), stats in saturation.items():
+    for layer in ("h^x_3", "s_3"):
+        if layer in stats:
+            st = stats[layer]
+            print(f"  {scheme.upper():6s} {start:11s} {layer:6s} {st['pre_std']:7.2f} {st['saturated']:8.1%} "
+                  f"{st['mean_fprime']:18.3f}")
+
+# %% [markdown]
+# Beside it, the same measurement from the study's E1, on MNIST, for the paper's network after the
+# paper preset's pretraining (`figures/study.json`, mean over 5 seeds; DMF-A is today's pretraining,
+# DMF-B pretrains the shared RBMs on the modality layers only). What differs: MNIST's 784 pixels and
+# the paper's layer sizes against 40 generated features per modality and a small network, 50,000
+# images against a few hundred. Compare the pattern, not the numbers.
+
+# %%
+import json
+
+e1_stats = json.loads((ROOT / "figures" / "study.json").read_text())["e1"]["layer_stats"]
+for model in ("emf", "imf", "dmf-A", "dmf-B"):
+    top = e1_stats.get(model, {}).get("0", {}).get("s_3")
+    if top:
+        print(f"  study E1, {model:6s} s_3: std(M) {top['pre_std']:5.1f}, |M| > 4 {top['saturated']:4.0%}, "
+              f"mean f'(M) {top['mean_fprime']:.3f}")
+ours = {s_: saturation[(s_, "pretrained")]["s_3"]["mean_fprime"] for s_ in SCHEMES}
+order = " < ".join(s_.upper() for s_ in sorted(ours, key=ours.get))
+print("  this tutorial, pretrained s_3: mean f'(M) " + ", ".join(f"{s_.upper()} {v:.3f}" for s_, v in ours.items())
+      + f" (lowest first: {order})")
+
+# %% [markdown]
+# On MNIST, DMF's top shared layer starts the most saturated of all (its RBM sees $[h^x_3, h^y_3, s_2]$,
+# 1,536 visible units in the paper's network), and that is what the study found behind DMF's slow
+# training in Fig. 4: [tutorial 9](09_why_dmf_trains_slower.py) follows it through fine-tuning, and
+# shows what happens when the shared RBMs are pretrained differently.
+#
+# ## 5. Does pretraining help fine-tuning?
+#
+# We fine-tune the pretrained network and the random one identically (SGD, the same minibatch
+# order), for each of the three schemes, and compare training loss and test error. The paper
+# pretrains all its models; this shows what that buys on small, noisy generated data, for one seed:
+# read it as what happened here, not as a finding (the MNIST answer, 5 seeds, is in
+# [tutorial 6](06_reproduce_fig4.py)). The last line below says, from the numbers, whether the gain
+# is mostly at the start of fine-tuning or lasts.
+
+# %%
+FT_EPOCHS = 2 if FAST else 10
+results = {}
+for scheme in SCHEMES:
+    a = arch.with_scheme(scheme)
+    for start in ("random", "pretrained"):
+        p = {k: v.copy() for k, v in starts[(scheme, start)].items()}     # section 4's starts
         hist = fit_classifier(p, a, xs_tr, y_tr, epochs=FT_EPOCHS, batch_size=20, optimizer=SGD(lr=0.1, momentum=0.9),
                               seed=0, show_progress=False)
         results[(scheme, start)] = (np.array(hist["train_loss"]), error_rate(p, xs_te, y_te, a))
@@ -188,9 +280,7 @@ print(f"mean loss reduction from pretraining: first epoch {early:+.4f}, last epo
 # as in every figure of the project); solid lines with dots start from pretrained weights, dotted
 # lines with crosses from random ones.
 
-# %%
-import matplotlib.pyplot as plt
-
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6.2, 4.0))
 for (scheme, start), (curve, _) in results.items():
     pretrained = start == "pretrained"
@@ -213,7 +303,11 @@ print("figure written to", path)
 #   one per shared layer over everything that feeds it.
 # * Cutting a shared RBM's weight matrix by columns gives Eq. 3's separate weights, with no change in
 #   what the layer computes; the printed differences are rounding.
+# * Every error crossing a layer is scaled by $f'(M) = f(M)(1-f(M))$, at most 1/4 and nearly 0 for
+#   $|M| > 4$. Pretraining can leave a layer saturated before fine-tuning starts; the printed table
+#   says how much, per scheme and layer, and on MNIST DMF's top shared layer is the most saturated
+#   ([tutorial 9](09_why_dmf_trains_slower.py) follows what that does to training).
 # * Whether pretraining pays off depends on the data and the budget: compare the printed losses and
-#   errors, and see the MNIST experiment (tutorial 6) for the paper's setting.
+#   errors, and see the MNIST experiment ([tutorial 6](06_reproduce_fig4.py)) for the paper's setting.
 #
-# **Next:** tutorial 6 reproduces Fig. 4 of the paper.
+# **Next:** [tutorial 6](06_reproduce_fig4.py) reruns Fig. 4 of the paper.
