@@ -352,6 +352,91 @@ def save_screenshots(page, height: int, shots: Path, piece: int = 2000) -> None:
         math.screenshot(path=str(shots / f"04_display_math_{i}.png"))
 
 
+FIG2_STATE = """() => {
+  const root = document.getElementById('fig2-interactive');
+  const lit = [...root.querySelectorAll('polyline.fig2-path')];
+  const share = Object.fromEntries(lit.map(p => [p.dataset.route, parseFloat(p.dataset.share)]));
+  return {routes: lit.map(p => p.dataset.route).sort(), shares: Object.values(share),
+          labels: [...root.querySelectorAll('text.fig2-label')].map(t => t.dataset.route + ' ' + t.textContent).sort(),
+          mislabelled: [...root.querySelectorAll('text.fig2-label')].filter(t => !(t.dataset.route in share) ||
+              Math.abs(parseFloat(t.textContent.replace('\u2212', '-')) - 100 * share[t.dataset.route]) > 0.051)
+              .map(t => t.dataset.route + ' ' + t.textContent),
+          rows: root.querySelectorAll('.fig2-table tr[data-route]').length,
+          selected: (root.querySelector('.fig2-selected') || {dataset: {}}).dataset.layer};
+}"""
+
+
+def check_fig2(site: Path, shots: Path, chromium: str) -> list[str]:
+    """The interactive Fig. 2 (docs/fig2_interactive.md) in Chromium: click layers, networks and the
+    weights' stage, and fail unless each click changes the lit learning paths (or their labels), every
+    lit path has a share label and a table row, and a layer's shares add up to 100%."""
+    import tempfile
+
+    try:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return []  # check_browser has said what to install
+
+    rel = "docs/fig2_interactive.html"
+    if not (site / rel).is_file():
+        return [f"{rel}: missing (docs/fig2_interactive.md)"]
+    server, failures, problems = serve(site), [], []
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    # (what to click, what must have changed), in order; the page opens on DMF's input h^x_1
+    clicks = [(None, None), ("[data-layer='x2']", "routes"), ("button[data-scheme='imf']", "routes"),
+              ("[data-layer='x1']", "routes"), ("button[data-scheme='emf']", "routes"),
+              ("[data-layer='s2']", "routes"), ("[data-layer='y1']", "routes"),
+              ("button[data-scheme='dmf']", "routes"), ("button[data-stage='init']", "labels")]
+    args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"]
+    try:
+        with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:  # a fresh profile
+            context = p.chromium.launch_persistent_context(profile, executable_path=chromium, args=args,
+                                                           headless=True, viewport={"width": 1280, "height": 1000})
+
+            def only_local(route):  # the figure must work offline: no request leaves the site
+                if route.request.url.startswith(base):
+                    return route.continue_()
+                problems.append(f"request to the network refused: {route.request.url}")
+                route.abort()
+
+            context.route("**/*", only_local)
+            page = context.new_page()
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
+            page.goto(base + rel, wait_until="networkidle")
+            try:
+                page.wait_for_selector("#fig2-interactive polyline.fig2-path", timeout=10_000)
+            except PlaywrightTimeout:
+                clicks = []  # nothing to click
+                failures.append(f"{rel}: the figure drew no learning path in 10 s")
+            before = None
+            for i, (selector, changes) in enumerate(clicks):
+                if selector:
+                    page.click(f"#fig2-interactive {selector}")
+                state = page.evaluate(FIG2_STATE)
+                what = f"{rel} after clicking {selector or 'nothing'}"
+                if not state["routes"]:
+                    failures.append(f"{what}: no learning path is lit")
+                if not len(state["routes"]) == len(state["labels"]) == state["rows"]:
+                    failures.append(f"{what}: {len(state['routes'])} lit paths, {len(state['labels'])} share labels, "
+                                    f"{state['rows']} table rows")
+                if state["mislabelled"]:
+                    failures.append(f"{what}: labels that do not show their path's share: {state['mislabelled']}")
+                if abs(sum(state["shares"]) - 1) > 1e-3:
+                    failures.append(f"{what}: the shares add up to {sum(state['shares']):.4f}, not 1")
+                if before is not None and state[changes] == before[changes]:
+                    failures.append(f"{what}: the lit paths' {changes} did not change: {state[changes]}")
+                print(f"  {rel}: {selector or 'opened'} -> layer {state['selected']}: {state['labels']}")
+                page.locator("#fig2-interactive").screenshot(path=str(shots / f"fig2_{i}.png"))
+                before = state
+            context.close()
+    finally:
+        server.shutdown()
+    return failures + [f"{rel}: {t}" for t in problems]
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--site", type=Path, default=ROOT / "site")
@@ -366,6 +451,7 @@ def main(argv: list[str]) -> int:
     if not args.html_only:
         print(f"browser checks (chromium at {args.chromium}):")
         browser = check_browser(site, args.shots, args.chromium)
+        browser += check_fig2(site, args.shots, args.chromium)
         failures += browser
         print(f"browser checks: {len(browser)} failures; screenshots of tutorial 4 in {args.shots}")
     for failure in failures:

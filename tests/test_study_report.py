@@ -12,6 +12,7 @@ from dmf_np.experiments import mnist as E
 from dmf_np.experiments import study as S
 from dmf_np.experiments import study_e2 as S2
 from dmf_np.experiments import study_e3 as S3
+from markdown_tables import numbers, tables
 
 ROOT = Path(__file__).resolve().parents[1]
 VERDICTS = {"supported", "not supported", "reversed", "inconclusive"}
@@ -60,7 +61,25 @@ def test_report_writes_study_json_verdicts_and_figures(tmp_path, capsys):
     for name in ("study_e1_fig4.png", "study_e1_paths.png", "study_e2.png", "study_e2_paths.png", "study_e3.png"):
         assert (figures / name).stat().st_size > 10_000, name
     out = capsys.readouterr().out
-    assert "### E2 tables" in out and "### E3 tables" in out and "C1b:" in out
+    # --markdown prints E2's and E3's own tables, made from study.json's parts, and one line per verdict
+    assert "### E2 tables\n\n" + S2.e2_markdown(study["e2"]) in out
+    assert "### E3 tables\n\n" + S3.e3_markdown(study["e3"]) in out
+    for claim, verdict in study["verdicts"].items():
+        assert f"{claim}: {verdict} ({study['verdict_notes'][claim]})" in out.splitlines()
+    # E1's tables: per damage level, each model's seeds, losses and errors as study.json holds them
+    e1_tables = [t for t in tables(out) if t[0][:2] == ["model", "seeds"] and "rule vs IMF" in t[0]]
+    assert len(e1_tables) == len(e1.levels)
+    for level, table in zip(("0", "50"), e1_tables):
+        rows = {r[0]: r for r in table[1:]}
+        assert set(rows) == {"EMF", "IMF", "DMF-A", "DMF-B", "DMF-B'", "DMF-C"}
+        for name, variant, model in (("IMF", "A", "imf"), ("DMF-B", "B", "dmf"), ("DMF-C", "C", "dmf")):
+            cell, row = study["e1"][variant][level][model], rows[name]
+            loss = cell["train_loss"]["mean"]
+            assert numbers(row[1]) == [cell["test_error"]["seeds"]]
+            assert numbers(row[2]) == [pytest.approx(loss[0], abs=5e-5)]
+            assert numbers(row[5]) == [pytest.approx(loss[-1], abs=5e-6)]
+            err = cell["test_error"]
+            assert numbers(row[6]) == pytest.approx([err["mean"], err["std"]], abs=5e-3), (level, name)
 
 
 def test_report_refuses_a_missing_run_directory(tmp_path, capsys):

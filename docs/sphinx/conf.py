@@ -46,7 +46,8 @@ napoleon_google_docstring = False
 
 html_theme = "furo"
 html_title = "dmf_np: Dense Multimodal Fusion from scratch"
-html_static_path = []
+# _static: the interactive Fig. 2 (docs/fig2_interactive.md); its data, written by scripts/fig2_paths.py
+html_static_path = ["_static", "../../figures/fig2_paths.js"]
 html_copy_source = False
 html_show_sourcelink = False
 
