@@ -109,20 +109,28 @@ def load_checkpoint(path, xp=np):
     return arrays, meta
 
 
-def save_training_state(path, params: dict, optimizer, rng, epoch: int, history: dict) -> Path:
+def save_training_state(path, params: dict, optimizer, rng, epoch: int, history: dict, tag=None) -> Path:
     """Checkpoint of a training loop after ``epoch`` finished epochs: parameters, optimizer state,
-    the host random generator's state and the history, so that a resumed run continues identically."""
+    the host random generator's state and the history, so that a resumed run continues identically.
+    ``tag``: what the checkpoint belongs to (an experiment unit's fingerprint), checked on loading."""
     arrays = {f"param/{k}": v for k, v in params.items()}
     arrays.update({f"opt/{k}": v for k, v in optimizer.state_dict().items()})
-    return save_checkpoint(path, arrays, {"epoch": epoch, "history": history, "rng": rng.bit_generator.state})
+    meta = {"epoch": epoch, "history": history, "rng": rng.bit_generator.state}
+    if tag is not None:
+        meta["tag"] = tag
+    return save_checkpoint(path, arrays, meta)
 
 
-def load_training_state(path, params: dict, optimizer, rng, xp):
+def load_training_state(path, params: dict, optimizer, rng, xp, tag=None):
     """Restore what :func:`save_training_state` wrote, in place (parameters, optimizer, generator);
-    returns (history, finished epochs), or ({"train_loss": []}, 0) when ``path`` is None or absent."""
+    returns (history, finished epochs), or ({"train_loss": []}, 0) when ``path`` is None or absent.
+    With ``tag``, a checkpoint saved under another tag is refused (it belongs to another protocol)."""
     if path is None or not Path(path).is_file():
         return {"train_loss": []}, 0
     arrays, meta = load_checkpoint(path, xp)
+    if tag is not None and meta.get("tag") != tag:
+        raise ValueError(f"checkpoint {path} belongs to another protocol (tag {meta.get('tag')!r}, expected "
+                         f"{tag!r}); delete it to start that unit over")
     missing = [k for k in params if f"param/{k}" not in arrays]
     if missing:
         raise ValueError(f"checkpoint {path} does not hold parameters {missing}: it belongs to another "

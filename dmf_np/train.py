@@ -88,7 +88,7 @@ def checked_epoch_inputs(inputs, xs, epoch: int) -> list:
 def fit_classifier(params: dict, arch: Architecture, xs, labels, *, epochs: int, batch_size: int = 100,
                    optimizer: SGD | None = None, seed: int = 0, cut=(), lr_decay: float = 1.0,
                    eval_fn=None, checkpoint=None, show_progress: bool | None = None, desc: str = "fine-tune",
-                   epoch_inputs=None):
+                   epoch_inputs=None, checkpoint_tag=None):
     """Train ``params`` in place by minibatch SGD on softmax cross-entropy; returns the history.
 
     xs: list of (N, n^m_1) float arrays; labels: (N,) integers. Each epoch visits the examples in a
@@ -98,6 +98,8 @@ def fit_classifier(params: dict, arch: Architecture, xs, labels, *, epochs: int,
     ``epoch_inputs(epoch) -> list of arrays``, if given, supplies the inputs of epoch ``epoch`` (0-based)
     in place of ``xs`` (e.g. modality dropout, a fresh draw per epoch); each must have xs's shapes and
     dtypes, and should depend on ``epoch`` only, so that a resumed run sees the same inputs.
+    ``checkpoint_tag`` is stored in the checkpoint and must match to resume from it (an experiment
+    passes its unit's fingerprint, so a checkpoint of another protocol is never resumed).
     """
     check_params(params, arch)
     check_modalities(xs, arch)
@@ -108,7 +110,7 @@ def fit_classifier(params: dict, arch: Architecture, xs, labels, *, epochs: int,
     xp = backend.array_module(xs[0])
     optimizer = SGD() if optimizer is None else optimizer
     rng = np.random.default_rng(seed)  # host generator: the same order on every backend
-    history, start = load_training_state(checkpoint, params, optimizer, rng, xp)
+    history, start = load_training_state(checkpoint, params, optimizer, rng, xp, tag=checkpoint_tag)
     lr = optimizer.lr * lr_decay ** start
     # Every minibatch reuses the same memory: its rows are gathered into fixed batch buffers (no
     # fancy-index copy per step), and activations, errors and gradients live in one workspace.
@@ -133,5 +135,5 @@ def fit_classifier(params: dict, arch: Architecture, xs, labels, *, epochs: int,
                      what="training loss", checkpoint=checkpoint)
         lr *= lr_decay
         if checkpoint is not None:
-            save_training_state(checkpoint, params, optimizer, rng, epoch + 1, history)
+            save_training_state(checkpoint, params, optimizer, rng, epoch + 1, history, tag=checkpoint_tag)
     return history

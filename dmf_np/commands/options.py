@@ -18,6 +18,7 @@ from pathlib import Path
 from .. import backend
 from ..errors import DivergenceError
 from ..experiments.parallel import DaskMissing, SchedulerUnreachable
+from ..experiments.rundir import RunDirLocked
 from ..io import CorruptFile, NotADirectory
 
 
@@ -108,7 +109,7 @@ def check_writable_dir(path, option: str) -> Path:
 
 def one_line(exc: BaseException) -> tuple:
     """(message, exit status) for an error that ends a command: what happened, where, what to do."""
-    if isinstance(exc, (UsageError, CorruptFile, NotADirectory)):
+    if isinstance(exc, (UsageError, CorruptFile, NotADirectory, RunDirLocked)):
         return str(exc), 2
     if isinstance(exc, DivergenceError):
         return (f"{exc} (the run directory keeps every finished unit and the last good checkpoint; rerun the "

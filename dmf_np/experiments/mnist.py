@@ -81,6 +81,12 @@ class Preset:
         (a unit at rate 0.1 is the same unit whichever grid it was tried in)."""
         return replace(self, name="", seeds=1, lr_grid=())
 
+    def pretrain_part(self) -> "Preset":
+        """The fields layer-wise pretraining depends on: the unit part without fine-tuning's settings and
+        the evaluation sets (a change of fine-tuning epochs reuses the pretrained weights)."""
+        return replace(self.unit_part(), n_val=None, n_test=None, finetune_epochs=0, momentum=0.0,
+                       weight_decay=0.0, lr_decay=1.0, levels=())
+
     def architecture(self, model: str) -> Architecture:
         """The network of ``model`` ('emf', 'imf', 'dmf') at this preset's sizes (two 392-pixel halves)."""
         sizes = (392,) + tuple(self.modality_hidden)
@@ -275,7 +281,7 @@ class Fit(Unit):
     def needs(self) -> tuple:
         if self.preset.pretrain_epochs == 0:
             return ()
-        return (Pretrain(self.preset, self.kind, self.level, self.model, self.seed),)
+        return (Pretrain(self.preset.pretrain_part(), self.kind, self.level, self.model, self.seed),)
 
     def run(self, ctx: Context, unit_dir, inputs) -> dict:
         p, arch = self.preset, self.preset.architecture(self.model)
@@ -286,7 +292,8 @@ class Fit(Unit):
         history = fit_classifier(
             params, arch, train.xs(), train.labels, epochs=p.finetune_epochs, batch_size=p.batch_size,
             optimizer=SGD(self.lr, p.momentum, p.weight_decay), seed=derived_seed(self.seed, "finetune"),
-            lr_decay=p.lr_decay, checkpoint=unit_dir / "finetune.npz", show_progress=ctx.show_progress,
+            lr_decay=p.lr_decay, checkpoint=unit_dir / "finetune.npz", checkpoint_tag=ctx.fingerprint(self),
+            show_progress=ctx.show_progress,
             eval_fn=lambda prm: {"val_error": evaluate(prm, val, arch), "test_error": evaluate(prm, test, arch)},
             desc="/".join(self.path))
         final = {"val_error": history["val_error"][-1], "test": {}}

@@ -177,11 +177,12 @@ def stamp(out, unit: Unit, ctx: Context) -> Path:
     d = unit_dir(out, unit)
     want = ctx.fingerprint(unit)
     stamp_path = d / "unit.json"
-    if d.is_dir() and any(d.iterdir()):
+    if d.is_dir() and any(not (e.is_dir() and (e / "unit.json").exists()) for e in d.iterdir()):
         try:
             ok = read_json(stamp_path, "").get("fingerprint") == want
         except (CorruptFile, OSError, AttributeError):
             ok = False
+        ok = ok and not (d / unit.RESULT).exists()  # a result here was not reusable (unreadable): keep it aside
         if not ok:
             move_stale(out, d)
     atomic_write_json(stamp_path, {"schema": SCHEMA, "fingerprint": want, "spec": canonical(unit)})
@@ -189,15 +190,18 @@ def stamp(out, unit: Unit, ctx: Context) -> Path:
 
 
 def move_stale(out, d: Path) -> Path:
-    """Move a unit directory aside to ``stale/<time>/<its path>`` (kept, not deleted)."""
+    """Move a unit's files aside to ``stale/<time>/<its path>`` (kept, not deleted). Directories of
+    other units nested inside it (a pretraining unit holds its learning rates' units) stay."""
     rel = d.relative_to(Path(out) / "units")
     dest = Path(out) / "stale" / time.strftime("%Y%m%d-%H%M%S") / rel
     n = 1
     while dest.exists():
         dest = dest.with_name(f"{rel.name}.{n}")
         n += 1
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(d), str(dest))
+    dest.mkdir(parents=True)
+    for entry in d.iterdir():
+        if not (entry.is_dir() and (entry / "unit.json").exists()):
+            shutil.move(str(entry), str(dest / entry.name))
     return dest
 
 
