@@ -305,7 +305,7 @@ best = {k: step_grid[int(np.argmin(v))] for k, v in sweep.items()}
 print(f"best step h: float64 {best['float64']:.0e} (error {min(sweep['float64']):.1e}), "
       f"float32 {best['float32']:.0e} (error {min(sweep['float32']):.1e})")
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
 fig, ax = plt.subplots(figsize=(5.5, 3.6))

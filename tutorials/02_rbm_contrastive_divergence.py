@@ -399,7 +399,7 @@ print("largest fall of the log-likelihood from one epoch to the next:",
 # phase for a few minibatches (a smaller or decaying learning rate tames it; the library's
 # `train_rbm` offers `lr_decay`). Plain CD restarts at the data and cannot drift that way.
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.5, 3.8))

@@ -17,8 +17,8 @@
 # those equations, count the feed-forward paths from one modality to the top, and count the
 # parameters of the paper's MNIST network under each scheme.
 #
-# **Read first.** Tutorial 1 (one sigmoid layer); the paper's sections 2-3 up to Eq. 4 and Fig. 1;
-# the docstring at the top of `dmf_np/fusion.py` (its table of edges is the whole story).
+# **Read first.** [Tutorial 1](01_sigmoid_layer.py) (one sigmoid layer); the paper's sections 2-3 up to Eq. 4 and Fig. 1;
+# the docstring at the top of [dmf_np/fusion.py](../dmf_np/fusion.py) (its table of edges is the whole story).
 #
 # **How long it runs.** A second or two.
 #
@@ -325,4 +325,4 @@ attempt("3.2", dmf_param_count, check_param_count)
 # * Early fusion is concatenation; IMF fuses once at the top; DMF fuses at every level and chains
 #   the shared layers, which gives $L$ feed-forward paths from each modality to the top instead of 1.
 #
-# **Next:** tutorial 4 follows the error back down those paths (Eqs. 5-8).
+# **Next:** [tutorial 4](04_learning_paths.py) follows the error back down those paths (Eqs. 5-8).

@@ -20,10 +20,10 @@
 # the paths in the manner of the paper's Fig. 2, and finally train with the cross-modal error paths
 # cut, to measure what they are worth.
 #
-# **Read first.** Tutorial 1 (one sigmoid layer, forward and backward, and the gradient check) and
-# tutorial 3 (the forward pass, Eqs. 1, 3, 4). The paper's section 3.1 (Eqs. 2, 5-8) and Fig. 2.
-# The library code this tutorial steps through is `dmf_np/backprop.py` (Eqs. 5-8 and the cuts) and
-# `dmf_np/learning_paths.py` (the split of every gradient by path).
+# **Read first.** [Tutorial 1](01_sigmoid_layer.py) (one sigmoid layer, forward and backward, and the gradient check)
+# and [tutorial 3](03_three_fusion_schemes.py) (the forward pass, Eqs. 1, 3, 4). The paper's section 3.1 (Eqs. 2, 5-8) and Fig. 2.
+# The library code this tutorial steps through is [dmf_np/backprop.py](../dmf_np/backprop.py) (Eqs. 5-8 and
+# the cuts) and [dmf_np/learning_paths.py](../dmf_np/learning_paths.py) (the split of every gradient by path).
 #
 # **How long it runs.** One to two minutes on two shared CPU cores (the ablation at the end is most of
 # it); a few seconds with `DMF_TUTORIAL_FAST=1`, whose numbers are a smoke test, not results.
@@ -38,7 +38,7 @@
 # The paper's symbols, where this tutorial's code keeps them, and their shapes. $N$ is the number of
 # examples in a batch, $n^x_l$ the size of $h^x_l$, $n^s_l$ the size of $s_l$; $f$ is the sigmoid.
 # The training loss is $\varepsilon$, as in the paper ($E$ is kept for the RBM's energy in
-# tutorials 2 and 5). Modality $x$ has index 0 and $y$ index 1; everything said for $x$ holds for
+# tutorials [2](02_rbm_contrastive_divergence.py) and [5](05_layerwise_pretraining.py)). Modality $x$ has index 0 and $y$ index 1; everything said for $x$ holds for
 # $y$ with the roles swapped.
 #
 # | paper | what it is | code | shape |
@@ -133,7 +133,7 @@ def cmp(name, ours, ref):
 # Two modalities, $x$ (4 input features) and $y$ (5), three multimodal units ($L = 3$, as in Fig. 2),
 # three units in every hidden modality layer, shared layers of 4, 3 and 3 units, a 3-way softmax on $s_3$.
 # Two examples, float64 throughout (so that every comparison below can be exact to rounding).
-# The forward pass is Eqs. 3 and 4 (tutorial 3):
+# The forward pass is Eqs. 3 and 4 ([tutorial 3](03_three_fusion_schemes.py)):
 #
 # $$M_l = W^{x\to s}_l h^x_l + W^{y\to s}_l h^y_l + W^s_{l-1} s_{l-1}, \quad s_l = f(M_l) \quad\text{(Eq. 3)},
 # \qquad h^x_l = f(W^x_{l-1} h^x_{l-1}) \quad\text{(Eq. 4)}.$$
@@ -328,7 +328,7 @@ for key, g in mine.items():
 
 # %% [markdown]
 # Modality $y$ is the mirror image (the same lines with `y` for `x`). Finally, the independent
-# check of tutorial 1: central differences of the loss, for **every** parameter of the network,
+# check of [tutorial 1](01_sigmoid_layer.py): central differences of the loss, for **every** parameter of the network,
 # against the library's gradients. In float64 a correct gradient shows a relative error of about
 # $10^{-8}$ or less.
 
@@ -609,7 +609,7 @@ for (m, l), split in sorted(lp_chain.dh.items(), key=lambda kv: (kv[0][0], -kv[0
 # Each arrow in (b) is labelled with the root-mean-square size of the error it carried in section
 # 5's batch, and its width follows that size. Modality $y$ (grey) is the mirror image.
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
@@ -858,7 +858,7 @@ for when, p in (("at initialisation", init_params(abl, np.random.default_rng(SEE
 # weights and minibatch order (middle: cut minus DMF and IMF minus DMF), and the decomposition
 # just printed (right; green is the top entry, IMF's path, as in the drawing of section 7).
 
-# %%
+# %% tags=["hide-input"]
 fig, (ax, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [1, 1, 0.8]})
 styles = {DMF: {"color": MODEL_STYLE["dmf"]["color"], "ls": "-", "lw": 1.8, "zorder": 3},
           IMF: {"color": MODEL_STYLE["imf"]["color"], "ls": "-", "lw": 3.0, "alpha": 0.8, "zorder": 2},
@@ -1034,4 +1034,4 @@ print("study verdicts, Fig. 4's claims: C1a (with pretraining)", study["verdicts
 #   [tutorial 6](06_reproduce_fig4.py), [tutorial 9](09_why_dmf_trains_slower.py),
 #   [docs/claims.md](../docs/claims.md)).
 #
-# **Next:** tutorial 5 (pretraining the multimodal units) or tutorial 6 (Fig. 4 on MNIST).
+# **Next:** [tutorial 5](05_layerwise_pretraining.py) (pretraining the multimodal units) or [tutorial 6](06_reproduce_fig4.py) (Fig. 4 on MNIST).

@@ -151,7 +151,7 @@ attempt("6.1", predicted_loss_order, check_prediction)
 # `dmf_np.plots.draw_fig4`. (`fig4.json` keeps the means only; `figures/fig4.png`, drawn from the
 # run's own metrics, adds a band of one standard deviation over seeds.)
 
-# %%
+# %% tags=["hide-input"]
 title = (f"MNIST halves, paper preset, {paired['reading']}: mean over {n_seeds} seeds "
          f"(figures/fig4.json, {paired['run']})")
 path = show_and_save(draw_fig4(fig4, title), "tutorial_06_fig4_paper.png")
@@ -300,7 +300,7 @@ print("per condition (all seeds and rates):", ", ".join(f"{c} {sum(v)}/{len(v)}"
 # ## 5. How confident are we?
 #
 # Four words, the verdicts of the project's pre-registered study ([docs/claims.md](../docs/claims.md),
-# "Verdict vocabulary"; the same four words in `figures/study.json`, the README and tutorial 9). Here
+# "Verdict vocabulary"; the same four words in `figures/study.json`, the README and [tutorial 9](09_why_dmf_trains_slower.py)). Here
 # each is applied to one claim at one damage level with the simplest rule five paired seeds allow:
 #
 # * **supported**: the paper's direction holds in every seed;

@@ -205,7 +205,7 @@ print(f"mean cosine distance x-query to y-item: same pair {np.diag(D).mean():.3f
 # and the retrieval mAPs of every model in its colour (EMF grey, IMF blue, DMF red; the DMF trained on
 # complete pairs only in pale red), plain bars for $x \to y$, hatched bars for $y \to x$.
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
