@@ -420,8 +420,22 @@ def contrastive_divergence(v0, params, rng, *, k: int = 1, chain=None, visible: 
             sample_bernoulli(phk, rng, out=h, u=b["u_h"])
     neg_h = phk if negative_hidden == "probs" else h
 
-    # dE/dtheta = (negative statistic - positive statistic) / N. For W the two statistics are ONE
-    # product over the stacked rows, [h_- ; -h_+]^T [v_- ; v_+] / N = (<h v^T>_- - <h v^T>_+) / N:
+    return CDStep(_cd_gradient(pos_h, v0, neg_h, vk, workspace), ph0, vk, phk)
+
+
+def _cd_gradient(pos_h, v0, neg_h, vk, workspace: CDWorkspace) -> dict:
+    """dE/dtheta = (negative statistic - positive statistic) / N, into ``workspace.grads``:
+
+        W:   (<h v^T>_- - <h v^T>_+) / N = (neg_h^T vk - pos_h^T v0) / N      (n_h, n_v)
+        b_h: (<h>_- - <h>_+) / N,   b_v: (<v>_- - <v>_+) / N
+
+    pos_h, neg_h: (N, n_h); v0, vk: (N, n_v), vk being the first N rows of the workspace's ``stat_v``
+    (where :func:`contrastive_divergence` writes it; hence private: it relies on that layout).
+    """
+    xp = array_module(v0)
+    n = v0.shape[0]
+    b = workspace.view(n)
+    # For W the two statistics are ONE product over the stacked rows, [h_- ; -h_+]^T [v_- ; v_+] / N:
     # the same sum with twice the inner size, which BLAS runs faster than two products and a
     # subtraction over all of W (docs/perf.md). The hidden biases' gradient is the column sum of
     # the same stacked rows.
@@ -435,7 +449,7 @@ def contrastive_divergence(v0, params, rng, *, k: int = 1, chain=None, visible: 
     xp.sum(vk, axis=0, out=g["b_v"])
     g["b_v"] -= xp.sum(v0, axis=0, out=workspace.pos_v)
     g["b_v"] *= 1.0 / n
-    return CDStep(g, ph0, vk, phk)
+    return g
 
 
 def cd_k(v0, params, rng, k: int = 1, **options) -> CDStep:
