@@ -37,7 +37,11 @@ start=$(date +%s)
 echo "executing the tutorials${fast:+ (fast mode)}:"
 rm -rf build/site_nb
 python3 docs/sphinx/run_tutorials.py build/site_nb $fast $cache
-python3 docs/sphinx/stage.py "$src" --notebooks build/site_nb
+python3 docs/sphinx/stage.py "$src" --notebooks build/site_nb $fast
 rm -rf "$out"
 python3 -m sphinx -b html -q -j auto -c docs/sphinx -d build/site_doctrees "$src" "$out"
+# the mode the tutorials ran in: scripts/check_site.py wants the fast-mode banner on every tutorial
+# page of a fast build and on none of a full one
+mode=full; [ -n "$fast" ] && mode=fast
+printf '{"mode": "%s"}\n' "$mode" > "$out/build.json"
 echo "site built in $out/ in $(( $(date +%s) - start )) s; view it with: python3 -m http.server -d $out"

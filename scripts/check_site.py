@@ -24,6 +24,7 @@ import argparse
 import functools
 import html.parser
 import http.server
+import json
 import re
 import sys
 import threading
@@ -33,6 +34,7 @@ from urllib.parse import unquote, urlparse
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL_GLOB = "[0-9][0-9]_*.py"
 DRAWS_A_FIGURE = re.compile(r"show_and_save\(|\.savefig\(")
+FAST_BANNER_CLASS = "dmf-fast-banner"  # stage.py's FAST_BANNER_CELL
 ERROR_CLASSES = {"traceback", "stderr"}  # myst-nb's classes for error outputs and the stderr stream
 SKIP_TEXT_IN = {"pre", "code", "script", "style", "math", "mjx-container", "textarea"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -63,6 +65,8 @@ class Page(html.parser.HTMLParser):
         self.code_literals: list[tuple[str, bool]] = []  # (text of <code>, inside a link?)
         self.math = 0
         self.prose = ""                      # the loose text in order, <em> marked, blocks on new lines
+        self.classes: set[str] = set()       # every class on the page
+        self.downloads: list[str] = []       # href of each download link (Sphinx's a.download)
         self._stack: list[tuple[str, set[str]]] = []
         self._output_depth = None
         self._error_output = False
@@ -77,6 +81,9 @@ class Page(html.parser.HTMLParser):
             self.scripts.append(a["src"])
         elif tag == "link" and "stylesheet" in (a.get("rel") or ""):
             self.styles.append(a.get("href") or "")
+        self.classes |= classes
+        if tag == "a" and "download" in classes:
+            self.downloads.append(a.get("href") or "")
         if tag in VOID:
             return
         if tag in BLOCK:
@@ -174,11 +181,17 @@ def check_html(site: Path) -> list[str]:
             elif not target.is_file():
                 failures.append(f"{rel}: {url} is not in the site")
         failures += check_math_html(str(rel), page)
+    mode = build_mode(site)
+    if mode is None:
+        failures.append(f"{site}/build.json: missing or unreadable, so the build's mode (fast or full) is "
+                        f"unknown (scripts/build_site.sh writes it)")
     for source, path in tutorial_pages(site):
         if not path.is_file():
             failures.append(f"tutorials/{source.name}: no page {path.relative_to(site)}")
             continue
-        failures += check_tutorial_html(source, path, parse(path))
+        page = parse(path)
+        failures += check_tutorial_html(source, path, page)
+        failures += check_tutorial_extras(path, page, mode)
     failures += check_equation_links(site)
     return failures
 
@@ -195,6 +208,36 @@ def check_tutorial_html(source: Path, path: Path, page: Page) -> list[str]:
     if DRAWS_A_FIGURE.search(source.read_text()) and not page.images:
         failures.append(f"{rel}: {source.name} draws a figure but its page shows none "
                         f"(a figure shows on the page when the tutorial calls dmf_np.plots.show_and_save)")
+    return failures
+
+
+def build_mode(site: Path) -> str | None:
+    """'fast' or 'full', as scripts/build_site.sh recorded it in build.json (None if it did not)."""
+    try:
+        mode = json.loads((site / "build.json").read_text()).get("mode")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return mode if mode in ("fast", "full") else None
+
+
+def check_tutorial_extras(path: Path, page: Page, mode: str | None) -> list[str]:
+    """A fast build's banner on every tutorial page of a fast build and on none of a full one, and
+    the page's download buttons for its notebook and its script, each a file of the site."""
+    rel, failures = f"tutorials/{path.name}", []
+    banner = FAST_BANNER_CLASS in page.classes
+    if mode == "fast" and not banner:
+        failures.append(f"{rel}: a fast build's page without the banner that says its numbers are smoke-test "
+                        f"sized (stage.py --fast adds it)")
+    if mode == "full" and banner:
+        failures.append(f"{rel}: a full build's page carries the fast-mode banner")
+    for suffix in (".ipynb", ".py"):
+        links = [href for href in page.downloads if urlparse(href).path.endswith(path.stem + suffix)]
+        if not links:
+            failures.append(f"{rel}: no download button for {path.stem}{suffix}")
+        for href in links:
+            target = local_target(path, href)
+            if target is None or not target.is_file() or target.stat().st_size == 0:
+                failures.append(f"{rel}: download {href} is missing or empty")
     return failures
 
 

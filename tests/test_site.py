@@ -8,6 +8,7 @@ DMF_SITE_DIR to a site already built to check that one instead. Building needs t
 (pip install -e ".[docs,tutorials]"); without it that test is skipped, saying so.
 """
 import importlib.util
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -18,17 +19,24 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS_EXTRA = ("sphinx", "myst_nb", "furo", "sphinx-mathjax-offline", "jupytext", "nbclient", "ipykernel")
 
 CLEAN = """<html><head><script src="../_static/mathjax/tex-chtml.js"></script></head><body><article>
+<div class="admonition warning dmf-fast-banner"><p>Built in fast mode: numbers are smoke-test sized</p></div>
+<div class="dmf-downloads"><p><a class="reference download internal" download="" href="../_downloads/a/NN.ipynb">
+<code>Download the notebook (.ipynb)</code></a> <a class="reference download internal" download=""
+href="../_downloads/b/NN.py"><code>Download the script (.py)</code></a></p></div>
 <p>The error on <span class="math notranslate nohighlight">\\(s_l\\)</span> is Eq. 6.</p>
 <div class="cell_output docutils container"><div class="output stream highlight-myst-ansi notranslate">
 <div class="highlight"><pre>dE/ds_2 = [0.1 0.2]  costs $0 to print</pre></div></div>
 <img src="../_images/fig.png" alt="figure"/></div></article></body></html>"""
 
 
-def make_site(root: Path, tutorial_html: str) -> Path:
-    """A one-tutorial site shaped like the built one, every tutorial page given ``tutorial_html``."""
+def make_site(root: Path, tutorial_html: str, mode: str | None = "fast") -> Path:
+    """A site shaped like the built one (a fast build unless ``mode`` says otherwise), every tutorial
+    page given ``tutorial_html`` with its own name in the download links."""
     site = root / "site"
-    for name in ("_images", "_static/mathjax", "tutorials", "api"):
+    for name in ("_images", "_static/mathjax", "tutorials", "api", "_downloads/a", "_downloads/b"):
         (site / name).mkdir(parents=True)
+    if mode is not None:
+        (site / "build.json").write_text(json.dumps({"mode": mode}))
     (site / "_images" / "fig.png").write_bytes(b"\x89PNG" + b"\0" * 100)
     (site / "_static" / "mathjax" / "tex-chtml.js").write_text("// MathJax")
     (site / "index.html").write_text("<html><body><p>home</p></body></html>")
@@ -36,7 +44,9 @@ def make_site(root: Path, tutorial_html: str) -> Path:
         '<html><body><a class="reference internal" href="api/x.html#dmf_np.layers.sigmoid">'
         '<code><span class="pre">dmf_np.layers.sigmoid</span></code></a></body></html>')
     for tutorial in sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py")):
-        (site / "tutorials" / f"{tutorial.stem}.html").write_text(tutorial_html)
+        (site / "tutorials" / f"{tutorial.stem}.html").write_text(tutorial_html.replace("NN", tutorial.stem))
+        for folder, suffix in (("a", ".ipynb"), ("b", ".py")):
+            (site / "_downloads" / folder / f"{tutorial.stem}{suffix}").write_text("# the tutorial\n")
     return site
 
 
@@ -58,6 +68,32 @@ def test_html_checks_catch_each_fault(tmp_path, script, fault, expected):
         assert failures == []
     else:
         assert failures and all(expected in f for f in failures), failures
+
+
+def test_fast_banner_and_downloads_are_checked(tmp_path, script):
+    """A fast build must carry the banner on every tutorial page and a full one on none; the mode is
+    read from build.json; every tutorial page offers its .ipynb and .py, files of the site."""
+    check_site = script("check_site")
+    n = len(list((ROOT / "tutorials").glob("[0-9][0-9]_*.py")))
+    no_banner = CLEAN.replace("dmf-fast-banner", "note")
+    cases = [
+        (make_site(tmp_path / "fast-without", no_banner, "fast"), "without the banner"),
+        (make_site(tmp_path / "full-with", CLEAN, "full"), "carries the fast-mode banner"),
+        (make_site(tmp_path / "no-mode", CLEAN, None), "build.json: missing"),
+        (make_site(tmp_path / "no-ipynb", CLEAN.replace('class="reference download internal" download="" '
+                                                        'href="../_downloads/a/NN.ipynb"', 'href="x"'), "fast"),
+         "no download button for"),
+    ]
+    assert check_site.check_html(make_site(tmp_path / "full-clean", no_banner, "full")) == []
+    for site, expected in cases:
+        failures = check_site.check_html(site)
+        assert failures and all(expected in f for f in failures), failures
+        assert len(failures) == (1 if expected.startswith("build.json") else n), failures
+    (tmp_path / "fast-gone").mkdir()
+    site = make_site(tmp_path / "fast-gone", CLEAN, "fast")
+    for py in (site / "_downloads" / "b").iterdir():
+        py.write_text("")
+    assert all("is missing or empty" in f for f in check_site.check_html(site))
 
 
 def test_equation_links_are_checked(tmp_path, script):

@@ -51,6 +51,10 @@ html_static_path = ["_static", "../../figures/fig2_paths.js"]
 html_copy_source = False
 html_show_sourcelink = False
 
+# the site's own stylesheet: download buttons, README's text figure (docs/sphinx/_css/dmf.css)
+html_static_path = [*html_static_path, "_css"]
+html_css_files = ["dmf.css"]
+
 # MathJax from the site itself, never from a CDN
 mathjax_path = "mathjax/tex-chtml.js"
 MATHJAX_PARTS = ("tex-chtml.js", "input", "output/chtml", "ui", "a11y", "sre", "adaptors")

@@ -35,9 +35,13 @@ def tutorials() -> list[Path]:
     return sorted((ROOT / "tutorials").glob(TUTORIAL_GLOB))
 
 
+# bumped when what this script writes into a notebook changes (2: the mode in its metadata)
+FORMAT = 2
+
+
 def fingerprint(path: Path, fast: bool) -> str:
     """A hash of what an executed tutorial depends on: itself, dmf_np, the solutions, the mode."""
-    h = hashlib.sha256(f"fast={fast}\n".encode())
+    h = hashlib.sha256(f"fast={fast}\nformat={FORMAT}\n".encode())
     deps = [path, *sorted((ROOT / "dmf_np").rglob("*.py")), *sorted((ROOT / "tutorials" / "solutions").glob("*.py"))]
     for dep in deps:
         h.update(str(dep.relative_to(ROOT)).encode() + b"\0" + dep.read_bytes() + b"\0")
@@ -90,6 +94,8 @@ def run_one(path: Path, out: Path, fast: bool, timeout: int, use_cache: bool) ->
         shutil.copy2(cached, target)
         return path.name, 0.0, None, True
     nb, seconds, error = execute(path, fast, timeout)
+    # the mode it ran in, so that stage.py labels a fast run's page (and refuses a mix of modes)
+    nb.metadata["dmf_np"] = {"fast": fast}
     nbformat.write(nb, target)
     if error is None:
         cached.parent.mkdir(parents=True, exist_ok=True)

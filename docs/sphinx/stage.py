@@ -105,9 +105,27 @@ def page_of(repo_path: str) -> str | None:
     return None
 
 
+def under_the_title(cells: list, new: list) -> list:
+    """``new`` cells placed right under the page's title: the first markdown cell is split after
+    its ``# `` heading (the tutorial's introduction follows them)."""
+    import nbformat
+
+    first = next((i for i, c in enumerate(cells) if c.cell_type == "markdown"), None)
+    if first is None:
+        return new + cells
+    lines = cells[first].source.splitlines(keepends=True)
+    if not lines or not lines[0].startswith("# "):
+        return cells[:first + 1] + new + cells[first + 1:]
+    title = nbformat.v4.new_markdown_cell(lines[0].rstrip("\n"))
+    rest = "".join(lines[1:]).strip("\n")
+    cells[first].source = rest
+    return cells[:first] + [title] + new + ([cells[first]] if rest else []) + cells[first + 1:]
+
+
 class Stager:
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, fast: bool = False):
         self.out = out
+        self.fast = fast  # the tutorials ran in fast mode: their pages say so
         self.images: set[str] = set()
         self.titles: dict[str, str] = {}
         self.warnings: list[str] = []
@@ -200,8 +218,11 @@ class Stager:
 
     def stage(self, notebooks: Path) -> None:
         docs = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
-        nav = NAV.format(docs="\n".join(f"docs/{Path(d).stem}" for d in docs))
+        # the glossary sits near the top of the Reference list, after the equations
+        nav = NAV.format(docs="\n".join(f"docs/{Path(d).stem}" for d in docs if d != "glossary.md"),
+                         glossary="docs/glossary" if "glossary.md" in docs else "")
         self.markdown("README.md", "index.md", extra=nav)
+        self.mark_text_figures("index.md")
         self.markdown("EQUATIONS.md", "equations.md")
         for name in docs:
             self.markdown(f"docs/{name}", f"docs/{name}")
@@ -214,8 +235,26 @@ class Stager:
             (self.out / repo_path).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / repo_path, self.out / repo_path)
 
+    def mark_text_figures(self, staged_doc: str) -> None:
+        """README's diagram is a fence with no language: on the site it is a figure drawn in text
+        (no syntax colours, a class the stylesheet sizes so that its widest line fits the page)."""
+        path = self.out / staged_doc
+        lines, fenced = path.read_text(encoding="utf-8").splitlines(keepends=True), None
+        for i, line in enumerate(lines):
+            fence = FENCE.match(line.lstrip())
+            if fence and fenced is None:
+                fenced = line.strip()
+                if line.strip() == "```":
+                    lines[i] = "```{code-block} text\n:class: dmf-text-figure\n\n"
+            elif fence and line.strip() == fenced[:3]:
+                fenced = None
+        path.write_text("".join(lines), encoding="utf-8")
+
     def stage_notebooks(self, notebooks: Path) -> None:
-        """The executed tutorials, their markdown cells' links pointed at the site's pages."""
+        """The executed tutorials, their markdown cells' links pointed at the site's pages, each
+        page opening with download buttons for its notebook and script (and, from a fast run, the
+        banner that says its numbers are smoke-test sized)."""
+        import jupytext
         import nbformat
 
         for path in tutorials():
@@ -224,10 +263,25 @@ class Stager:
                 raise FileNotFoundError(f"{executed}: tutorial {path.name} has not been executed "
                                         f"(docs/sphinx/run_tutorials.py)")
             nb = nbformat.read(executed, as_version=4)
+            ran_fast = nb.metadata.get("dmf_np", {}).get("fast")
+            if ran_fast is not None and ran_fast != self.fast:
+                raise ValueError(f"{executed} ran in {'fast' if ran_fast else 'full'} mode but the site is "
+                                 f"staged as {'fast' if self.fast else 'full'} (run_tutorials.py and stage.py "
+                                 f"need the same --fast)")
             repo_doc, staged_doc = f"tutorials/{path.name}", f"tutorials/{path.stem}.ipynb"
             for cell in nb.cells:
                 if cell.cell_type == "markdown":
                     cell.source = self.link_api(self.rewrite_links(cell.source, repo_doc, staged_doc))
+            # the downloads: the script as it is, and a notebook made from it (no outputs: the
+            # reader runs it), kept under _code/, which Sphinx does not read as pages
+            code = self.out / "_code"
+            code.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, code / path.name)
+            jupytext.write(jupytext.read(path, fmt="py:percent"), code / f"{path.stem}.ipynb", fmt="ipynb")
+            top = [nbformat.v4.new_markdown_cell(DOWNLOADS_CELL.format(stem=path.stem))]
+            if self.fast:
+                top.insert(0, nbformat.v4.new_markdown_cell(FAST_BANNER_CELL))
+            nb.cells[:] = under_the_title(nb.cells, top)
             heading = next((line for c in nb.cells if c.cell_type == "markdown"
                             for line in c.source.splitlines() if line.startswith("# ")), f"# {path.stem}")
             self.titles[path.stem] = heading[2:].strip()
@@ -266,7 +320,7 @@ NAV = """
 
 ```{{toctree}}
 :hidden:
-:caption: Tutorials
+:caption: Learn
 :glob:
 
 tutorials/index
@@ -279,10 +333,26 @@ solutions/index
 :caption: Reference
 
 equations
+{glossary}
 api/index
 {docs}
 ```
 """
+
+# the first thing on every tutorial page of a fast build (scripts/check_site.py looks for its class)
+FAST_BANNER_CELL = """:::{admonition} Built in fast mode: numbers are smoke-test sized
+:class: warning dmf-fast-banner
+
+This page was executed with `DMF_TUTORIAL_FAST=1` (`scripts/build_site.sh --fast`): small data and
+few epochs, so that the whole site builds in about a minute. Its numbers and figures show that the
+code runs, not what the tutorial's text discusses; the full build (`scripts/build_site.sh`), or
+running the tutorial yourself, gives those.
+:::"""
+
+DOWNLOADS_CELL = """```{{container}} dmf-downloads
+{{download}}`Download the notebook (.ipynb) <../_code/{stem}.ipynb>`
+{{download}}`Download the script (.py) <../_code/{stem}.py>`
+```"""
 
 TUTORIALS_LIST = """
 
@@ -354,12 +424,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("out", type=Path, help="the folder to lay the sources out in (emptied first)")
     parser.add_argument("--notebooks", type=Path, required=True,
                         help="the executed tutorials (NN_name.ipynb), from run_tutorials.py")
+    parser.add_argument("--fast", action="store_true",
+                        help="the tutorials ran in fast mode: a banner on each of their pages says so")
     args = parser.parse_args(argv)
     out = args.out.resolve()
     if out.exists():
         shutil.rmtree(out)  # a fresh layout: nothing left over from a tutorial or page since removed
     out.mkdir(parents=True)
-    stager = Stager(out)
+    stager = Stager(out, fast=args.fast)
     stager.stage(args.notebooks)
     for warning in stager.warnings:
         print("stage:", warning, file=sys.stderr)
