@@ -142,3 +142,12 @@ def test_hidden_tests_answer_wrong_answers_with_a_hint():
         for exercise, fn in answers.items():
             outcome = check_answer(fn, getattr(module, "test_" + exercise.replace(".", "_")))
             assert outcome.status == exercises.WRONG and len(outcome.message) > 20, (exercise, outcome)
+
+
+def test_the_teachers_page_lists_every_exercise_with_its_points():
+    """docs/teaching.md's table says what the hidden tests award: the two must not drift apart."""
+    table = re.findall(r"^\| (\d) \| (\d\.\d) \| `(\w+)`.*\| (\d+) \|$", (ROOT / "docs" / "teaching.md").read_text(),
+                       flags=re.MULTILINE)
+    listed = {exercise: (name, int(points)) for _, exercise, name, points in table}
+    shipped = {ex: spec for path in HIDDEN for ex, spec in grading.load_tests(path).EXERCISES.items()}
+    assert listed == shipped
