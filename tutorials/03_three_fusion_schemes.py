@@ -323,6 +323,7 @@ attempt("3.2", dmf_param_count, check_param_count)
 # * EMF, IMF and DMF are one engine with three edge sets; the forward pass is Eq. 4 up each
 #   modality stack and Eq. 3 (Eq. 1 for IMF) into each shared layer.
 # * Early fusion is concatenation; IMF fuses once at the top; DMF fuses at every level and chains
-#   the shared layers, which gives $L$ feed-forward paths from each modality to the top instead of 1.
+#   the shared layers, which gives several feed-forward paths from each modality to the top (exercise
+#   3.1 counts them) instead of 1.
 #
 # **Next:** [tutorial 4](04_learning_paths.py) follows the error back down those paths (Eqs. 5-8).

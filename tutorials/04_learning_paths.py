@@ -29,7 +29,8 @@
 # it); a few seconds with `DMF_TUTORIAL_FAST=1`, whose numbers are a smoke test, not results.
 #
 # **Exercises.** Three, marked *Exercise 4.1-4.3*. Each is a stub you fill in; the cell after it
-# checks your answer and prints "passed", or "not attempted yet" while the stub is untouched.
+# checks your answer and prints "passed", "not attempted yet" while the stub is untouched, or a hint
+# when the answer is not right yet.
 # Worked solutions: `tutorials/solutions/tutorial_04.py`.
 
 # %% [markdown]
