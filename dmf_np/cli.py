@@ -21,6 +21,7 @@ COMMANDS = {
     "demo": "EMF, IMF and DMF side by side on generated two-modality data",
     "pretrain": "layer-wise RBM pretraining of a fusion network (no fine-tuning)",
     "reproduce": "reproduce the paper: fig4, table1 (MNIST), table2 (Wiki), halves (generative MNIST halves)",
+    "study": "the pre-registered study of the paper's claims: e1-e4 and report (docs/claims.md)",
     "bench": "time dmf_np beside PyTorch and scikit-learn (from a checkout: the code is bench/bench.py)",
     "grade": "grade a folder of students' tutorial notebooks or scripts against hidden tests; writes a CSV",
 }

@@ -155,7 +155,7 @@ def table1_markdown(table: dict, paper: dict, levels, notes: str = "") -> str:
     return (notes.rstrip() + "\n\n" + text) if notes else text
 
 
-# --- issue 13's study (docs/claims.md): E1, the pretraining ablation ------------------------------
+# --- the study (docs/claims.md): E1, the pretraining ablation ------------------------------
 
 E1_VARIANT_STYLE = {"A": dict(color="#d62728", ls="-"), "B": dict(color="#9e1b1b", ls="--"),
                     "B'": dict(color="#ff7f7f", ls="-."), "C": dict(color="#e377c2", ls=":")}  # shades of DMF's red

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from tqdm import tqdm  # not tqdm.auto: under a Jupyter kernel without ipywidgets it warns at import (#14)
+from tqdm import tqdm  # not tqdm.auto: under a Jupyter kernel without ipywidgets it warns at import
 
 
 def progress(iterable, desc: str = "", show: bool | None = None, **kwargs):

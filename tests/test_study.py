@@ -1,4 +1,4 @@
-"""dmf_np.experiments.study: issue 13's pretraining variants, layer statistics and path statistics."""
+"""dmf_np.experiments.study: the study's pretraining variants, layer statistics and path statistics."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -109,7 +109,7 @@ def test_variant_b_drops_the_chain_from_the_shared_rbms(train):
     assert not np.array_equal(a[arch.W_fuse(0, 2)], b[arch.W_fuse(0, 2)])
 
 
-@pytest.mark.slow  # 10 pretraining epochs: a fifth of the fast loop (#12 item 9)
+@pytest.mark.slow  # 10 pretraining epochs: a fifth of the fast loop
 def test_variant_c_scales_rates_by_visible_units_and_trains_10_epochs(train):
     arch, p = _init("dmf")
     hist = S.pretrain_variant("C", p, arch, train.xs(), CONFIG, seed=7)
@@ -262,6 +262,7 @@ def test_e1_run_tunes_with_the_edge_rule_and_summarises(e1_run):
 def test_e1_units_are_reproduce_units_and_b_prime_starts_as_imf(e1_run):
     out, plan, summary = e1_run
     from dmf_np.experiments.rundir import RunDir
+    from dmf_np.experiments.runner import run_plan
 
     rd = RunDir(out)
     lr = summary["tuning"]["chosen_lr"]["dmf-A"]
@@ -270,8 +271,8 @@ def test_e1_units_are_reproduce_units_and_b_prime_starts_as_imf(e1_run):
     # the same unit through `reproduce table1`'s code: the same losses and errors, bit for bit
     ref_dir = out.parent / (out.name + "-reference")
     opts = E.Options(PRESET, DamageSpec(), seed=1, show_progress=False)
-    ref = E.run_unit(RunDir(ref_dir), E.MnistHalves(fake_digits(), PRESET, np), "pixels", 0, "dmf", 1, lr, opts,
-                     log=lambda _m: None)
+    unit = E.Fit(PRESET.unit_part(), "pixels", 0, "dmf", 1, lr)
+    ref = run_plan(lambda done: [unit], E.context(fake_digits(), ref_dir, opts), log=lambda _m: None)[unit]
     assert e1["history"]["train_loss"] == ref["history"]["train_loss"]
     assert e1["history"]["test_error"] == ref["history"]["test_error"]
     # B' computes IMF's function before fine-tuning: the same loss on the fixed batch

@@ -1,4 +1,4 @@
-"""dmf_np.experiments.study_e2: issue 13's E2 (convergence without pretraining), its rules and its runs."""
+"""dmf_np.experiments.study_e2: the study's E2 (convergence without pretraining), its rules and its runs."""
 from __future__ import annotations
 
 import json

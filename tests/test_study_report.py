@@ -1,12 +1,12 @@
-"""scripts/study_report.py on tiny E1, E2 and E3 runs: figures/study.json's shape, its verdicts, its figures."""
+"""`python -m dmf_np study report` on tiny E1, E2 and E3 runs: figures/study.json's shape, its verdicts, its figures."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
+from dmf_np.cli import main
 from dmf_np.data.synthetic import fake_digits
 from dmf_np.experiments import mnist as E
 from dmf_np.experiments import study as S
@@ -16,13 +16,6 @@ from markdown_tables import numbers, tables
 
 ROOT = Path(__file__).resolve().parents[1]
 VERDICTS = {"supported", "not supported", "reversed", "inconclusive"}
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("study_report", ROOT / "scripts" / "study_report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _strict(text: str):
@@ -37,16 +30,16 @@ def test_report_writes_study_json_verdicts_and_figures(tmp_path, capsys):
     mnist, tiny = fake_digits(), E.PRESETS["tiny"]
     e1 = S.E1Plan(preset=tiny, levels=(0, 50), seeds=(0, 1), lr_grid=(0.1,), edge_grid=(0.1,), stats_rows=100,
                   path_rows=50)
-    S.run_e1(mnist, tmp_path / "e1", e1, log=lambda _m: None)
+    S.run_e1(mnist, tmp_path / "study-e1", e1, log=lambda _m: None)
     e2 = S2.E2Plan(preset=tiny, depths=(3,), seeds=(0, 1), lr_grid=(0.5,), momenta=(0.9,), epochs=2, init_rows=100,
                    path_rows=50, sizes=((3, (32, 16), (32, 16, 8)),))
-    S2.run_e2(mnist, tmp_path / "e2", e2, log=lambda _m: None)
+    S2.run_e2(mnist, tmp_path / "study-e2", e2, log=lambda _m: None)
     e3 = S3.E3Plan(preset=tiny, seeds=(0, 1), lr_grid=(0.1,), edge_grid=(0.1,), stats_rows=100)
-    S3.run_e3(mnist, tmp_path / "e3", e3, log=lambda _m: None)
+    S3.run_e3(mnist, tmp_path / "study-e3", e3, log=lambda _m: None)
 
     figures = tmp_path / "figures"
-    code = _script().main([str(tmp_path / "e1"), "--e2", str(tmp_path / "e2"), "--e3", str(tmp_path / "e3"),
-                           "--json", str(tmp_path / "study.json"), "--figures", str(figures), "--markdown"])
+    code = main(["study", "report", "--runs", str(tmp_path), "--json", str(tmp_path / "study.json"),
+                 "--figures", str(figures), "--markdown"])
     assert code == 0
     study = _strict((tmp_path / "study.json").read_text())
     # the issue's shape: e1 -> variant -> damage -> model -> train_loss / test_error
@@ -57,7 +50,7 @@ def test_report_writes_study_json_verdicts_and_figures(tmp_path, capsys):
     # two seeds where the rules ask for 5 (E1, E3): no verdict can be given
     assert study["verdicts"]["C1a"] == "inconclusive" and study["verdicts"]["C3"] == "inconclusive"
     assert study["pending"] == ["C4 (E4)"]
-    assert "--e2" in study["command"] and "--e3" in study["command"]
+    assert study["command"] == f"python -m dmf_np study report --runs {tmp_path}"
     for name in ("study_e1_fig4.png", "study_e1_paths.png", "study_e2.png", "study_e2_paths.png", "study_e3.png"):
         assert (figures / name).stat().st_size > 10_000, name
     out = capsys.readouterr().out
@@ -83,5 +76,26 @@ def test_report_writes_study_json_verdicts_and_figures(tmp_path, capsys):
 
 
 def test_report_refuses_a_missing_run_directory(tmp_path, capsys):
-    assert _script().main([str(tmp_path / "nothing")]) == 2
-    assert "config.json not found" in capsys.readouterr().err
+    assert main(["study", "report", "--runs", str(tmp_path / "nothing")]) == 2
+    assert "holds no study-e1 run directory" in capsys.readouterr().err
+
+
+def test_study_report_on_the_committed_units_gives_figures_study_json_byte_for_byte(tmp_path):
+    """``python -m dmf_np study report`` reads the committed tarballs and never re-tunes: the same bytes."""
+    from dmf_np.cli import main
+
+    assert main(["study", "report", "--json", str(tmp_path / "study.json")]) == 0
+    assert (tmp_path / "study.json").read_bytes() == (ROOT / "figures" / "study.json").read_bytes()
+
+
+def test_committed_runs_carry_todays_experiment_names(tmp_path):
+    """scripts/migrate_units.py renamed the first round's config keys: the runs resume under today's code."""
+    import tarfile
+
+    from dmf_np.experiments import study as S1
+
+    plans = {"e1": S1.E1Plan(), "e2": S2.E2Plan(), "e3": S3.E3Plan()}
+    for e, plan in plans.items():
+        with tarfile.open(ROOT / "results" / f"study-{e}-units.tar.gz") as tar:
+            config = json.load(tar.extractfile(f"study-{e}/config.json"))
+        assert config["protocol"]["experiment"] == plan.protocol()["experiment"] == f"study-{e}"

@@ -1,4 +1,4 @@
-"""Issue 13's study of the paper's claims (docs/claims.md): the pieces E1 and E2 are built from.
+"""The study of the paper's claims (docs/claims.md): the pieces E1 and E2 are built from.
 
 * **DMF pretraining variants** (E1), :func:`pretrain_variant`:
 
@@ -265,7 +265,7 @@ class E1Plan:
             raise ValueError("list 'imf' before \"dmf-B'\": B' starts from IMF's pretrained weights")
 
     def protocol(self) -> dict:
-        return {"experiment": "issue13-e1", **{k: (asdict(v) if k == "preset" else v)
+        return {"experiment": "study-e1", **{k: (asdict(v) if k == "preset" else v)
                                               for k, v in self.__dict__.items()}}
 
 

@@ -1,4 +1,4 @@
-"""Issue 13's E2 (docs/claims.md): convergence without pretraining, each model at its own best setting.
+"""The study's E2 (docs/claims.md): convergence without pretraining, each model at its own best setting.
 
 No CD pretraining. Every network starts from ``init_params`` rescaled by :func:`.study.lsuv_init` (each
 layer's pre-activation std 1 on the first 500 training images), so that EMF, IMF and DMF start alike.
@@ -81,7 +81,7 @@ class E2Plan:
         return [(lr, mom) for lr in sorted(self.lr_grid) for mom in sorted(self.momenta)]
 
     def protocol(self) -> dict:
-        return {"experiment": "issue13-e2", **{k: (asdict(v) if k == "preset" else v)
+        return {"experiment": "study-e2", **{k: (asdict(v) if k == "preset" else v)
                                               for k, v in self.__dict__.items()}}
 
 

@@ -1,4 +1,4 @@
-"""Issue 13's E3 (docs/claims.md): training for a missing or damaged modality (C3; C2 under test-only damage).
+"""The study's E3 (docs/claims.md): training for a missing or damaged modality (C3; C2 under test-only damage).
 
 The paper's Table 1 (bottom half) reports DMF far ahead of IMF when only the right half is shown
 (39.9% against 51.3% at 0% damage). Networks trained only on complete digits never see a missing
@@ -84,7 +84,7 @@ class E3Plan:
                       stats_rows=self.stats_rows)
 
     def protocol(self) -> dict:
-        return {"experiment": "issue13-e3", **{k: (asdict(v) if k == "preset" else v)
+        return {"experiment": "study-e3", **{k: (asdict(v) if k == "preset" else v)
                                               for k, v in self.__dict__.items()}}
 
 

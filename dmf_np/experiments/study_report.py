@@ -1,4 +1,4 @@
-"""Issue 13's study (docs/claims.md): figures/study.json, its verdicts and its figures.
+"""The study's first round (docs/claims.md): figures/study.json, its verdicts and its figures.
 
 Reads the E1 run directory (``dmf_np.experiments.study.run_e1``; finished or not) and, when given, the
 E2, E3 and E4 run directories (``study_e2.run_e2``, ``study_e3.run_e3``, ``study_e4.run_e4``; the
@@ -17,24 +17,22 @@ commands are in docs/claims.md), and writes
 
 The verdicts follow docs/claims.md's pre-registered rules, computed here from the numbers, never typed in.
 
-    python scripts/study_report.py runs/study-e1 --e2 runs/study-e2 --e3 runs/study-e3 --e4 runs/study-e4 \
-        --json figures/study.json --figures figures --markdown
+    python -m dmf_np study report                 # from the committed results/study-e*-units.tar.gz
+    python -m dmf_np study report --runs runs     # from runs/study-e1 .. runs/study-e4
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from dmf_np.experiments.mnist import Preset
-from dmf_np.experiments.rundir import RunDir
-from dmf_np.experiments import study_e2, study_e3, study_e4
-from dmf_np.experiments.study import E1Plan, choose_rate, e1_summary, next_smaller_rate, path_dynamics
-from dmf_np.io import atomic_write_json
-from dmf_np.plots import draw_study_e2, draw_study_e3, draw_study_e4, draw_study_fig4, draw_study_paths, show_and_save
+from ..io import atomic_write_json
+from ..plots import draw_study_e2, draw_study_e3, draw_study_e4, draw_study_fig4, draw_study_paths, show_and_save
+from . import study_e2, study_e3, study_e4
+from .mnist import Preset
+from .rundir import RunDir
+from .study import E1Plan, choose_rate, e1_summary, next_smaller_rate, path_dynamics
 
 VARIANTS = {"dmf-A": "A", "dmf-B": "B", "dmf-B'": "B'", "dmf-C": "C"}
 NEED = 4  # seeds of 5 that a rule asks for (docs/claims.md)
@@ -147,7 +145,7 @@ def build(run: Path) -> dict:
             "verdict_notes": {"C1a": why, "C2": f"from E1 only (DMF* = {star}); E3 adds test-only damage"
                                                 + ("" if complete else "; E1 not finished")},
             "pending": ["C1b (E2)", "C1c (E2)", "C3 (E3)", "C4 (E4)"] + ([] if finished else ["E1 (still running)"]),
-            "command": "python scripts/study_report.py runs/study-e1 --json figures/study.json --figures figures"}
+            "command": "python -m dmf_np study report"}
 
 
 def _protocol(run: Path) -> dict:
@@ -178,7 +176,7 @@ def add_e3(study: dict, run: Path) -> None:
 
 
 def add_e4(study: dict, run: Path) -> None:
-    """E4 into ``study``: "e4" as issue 13 asks ({protocol: {"i2t": {method: mean mAP}, "t2i": ...}}) and
+    """E4 into ``study``: "e4" as the protocol asks ({protocol: {"i2t": {method: mean mAP}, "t2i": ...}}) and
     "e4_detail" (each cell's mean, std and values, the protocol match, C4 per protocol, DMF minus the paper)."""
     summary = study_e4.e4_summary(run)
     match, c4 = study_e4.e4_match(summary), study_e4.c4_verdict(summary)
@@ -247,59 +245,48 @@ def plot_paths(study: dict, figures: Path, level: str = "0") -> Path:
     return show_and_save(draw_study_paths(study["e1"]["paths"], level), "study_e1_paths.png", save_to=figures, dpi=110)
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run", type=Path, help="E1's run directory (finished: holds e1.json; or still going)")
-    p.add_argument("--json", type=Path, default=None, help="write figures/study.json here")
-    p.add_argument("--figures", type=Path, default=None, help="write the two figures into this directory")
-    p.add_argument("--e2", type=Path, default=None, help="E2's run directory (study_e2.run_e2)")
-    p.add_argument("--e3", type=Path, default=None, help="E3's finished run directory (study_e3.run_e3)")
-    p.add_argument("--e4", type=Path, default=None, help="E4's run directory (study_e4.run_e4)")
-    p.add_argument("--markdown", action="store_true", help="print the tables as markdown (docs/claims.md)")
-    args = p.parse_args(argv)
-    if not (args.run / "config.json").is_file():
-        print(f"error: {args.run / 'config.json'} not found: is {args.run} an E1 run directory?", file=sys.stderr)
-        return 2
-    study = build(args.run)
-    if args.e2:
-        add_e2(study, args.e2)
-    if args.e3:
-        add_e3(study, args.e3)
-    if args.e4:
-        add_e4(study, args.e4)
-    study["command"] = " ".join(["python scripts/study_report.py", str(args.run)]
-                                + [f"--{e} {getattr(args, e)}" for e in ("e2", "e3", "e4") if getattr(args, e)]
-                                + ["--json figures/study.json --figures figures"])
-    if args.json:
-        atomic_write_json(args.json, study)
-    if args.figures:
-        plot_fig4(study, args.figures)
-        plot_paths(study, args.figures)
-        if "e2" in study:
-            show_and_save(draw_study_e2(study["e2"]), "study_e2.png", save_to=args.figures, dpi=110)
-            paths = {m: {"0": r["paths"]} for m, r in study["e2"]["depths"]["3"]["models"].items()}
-            show_and_save(draw_study_paths(paths, "0", title="E2 (L = 3, no pretraining)"), "study_e2_paths.png",
-                          save_to=args.figures, dpi=110)
-        if "e3" in study:
-            show_and_save(draw_study_e3(study["e3"]), "study_e3.png", save_to=args.figures, dpi=110)
+def write_report(runs: dict, json_path=None, figures=None, markdown_out: bool = False,
+                 command: str = "python -m dmf_np study report", echo=print) -> dict:
+    """The study's report from its run directories ``runs`` ({"e1": Path, "e2": ..., "e3", "e4"}; e1 is
+    required): figures/study.json (``json_path``), its figures (into ``figures``), the tables as markdown
+    (``markdown_out``), and one line per verdict. Reads the units; never trains or re-tunes."""
+    if not (runs["e1"] / "config.json").is_file():
+        raise FileNotFoundError(f"{runs['e1'] / 'config.json'} not found: is {runs['e1']} an E1 run directory?")
+    study = build(runs["e1"])
+    for name, add in (("e2", add_e2), ("e3", add_e3), ("e4", add_e4)):
+        if runs.get(name):
+            add(study, runs[name])
+    study["command"] = command
+    if json_path:
+        atomic_write_json(json_path, study)
+    if figures:
+        draw_figures(study, figures)
+    if markdown_out:
+        echo(markdown(study))
+        for name, module in (("e2", study_e2), ("e3", study_e3)):
+            if name in study:
+                echo(f"### {name.upper()} tables\n\n" + getattr(module, f"{name}_markdown")(study[name]))
         if "e4" in study:
-            show_and_save(draw_study_e4(study["e4"], study["e4_detail"]["paper"]), "study_e4.png",
-                          save_to=args.figures, dpi=110)
-    if args.markdown:
-        print(markdown(study))
-        if "e2" in study:
-            print("### E2 tables\n\n" + study_e2.e2_markdown(study["e2"]))
-        if "e3" in study:
-            print("### E3 tables\n\n" + study_e3.e3_markdown(study["e3"]))
-        if "e4" in study:
-            print("### E4 tables\n\n" + study_e4.e4_markdown(study["e4_detail"]["cells"]))
+            echo("### E4 tables\n\n" + study_e4.e4_markdown(study["e4_detail"]["cells"]))
     for claim, verdict in study["verdicts"].items():
-        print(f"{claim}: {verdict} ({study['verdict_notes'][claim]})")
+        echo(f"{claim}: {verdict} ({study['verdict_notes'][claim]})")
     for model, by_level in study["e1"]["rule"].items():
-        print(f"  {model}: " + "; ".join(f"{d}%: loss {r['loss_seeds']}/5, error {r['error_seeds']}/5"
-                                         f"{' PASS' if r['passes'] else ''}" for d, r in by_level.items()))
-    return 0
+        echo(f"  {model}: " + "; ".join(f"{d}%: loss {r['loss_seeds']}/5, error {r['error_seeds']}/5"
+                                        f"{' PASS' if r['passes'] else ''}" for d, r in by_level.items()))
+    return study
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def draw_figures(study: dict, figures) -> None:
+    """The study's figures (study_e1_fig4, study_e1_paths, and E2-E4's where present) into ``figures``."""
+    plot_fig4(study, figures)
+    plot_paths(study, figures)
+    if "e2" in study:
+        show_and_save(draw_study_e2(study["e2"]), "study_e2.png", save_to=figures, dpi=110)
+        paths = {m: {"0": r["paths"]} for m, r in study["e2"]["depths"]["3"]["models"].items()}
+        show_and_save(draw_study_paths(paths, "0", title="E2 (L = 3, no pretraining)"), "study_e2_paths.png",
+                      save_to=figures, dpi=110)
+    if "e3" in study:
+        show_and_save(draw_study_e3(study["e3"]), "study_e3.png", save_to=figures, dpi=110)
+    if "e4" in study:
+        show_and_save(draw_study_e4(study["e4"], study["e4_detail"]["paper"]), "study_e4.png", save_to=figures,
+                      dpi=110)
