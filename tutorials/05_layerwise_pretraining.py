@@ -172,11 +172,11 @@ for job in rbm_schedule(arch):
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
-M_axis = np.linspace(-8, 8, 401)
+M_axis = np.linspace(-8, 8, 401)                  # (not red: red is DMF's colour in every figure)
 f_M = 1 / (1 + np.exp(-M_axis))
 fig, ax = plt.subplots(figsize=(6.0, 3.0))
 ax.plot(M_axis, f_M, color="black", lw=1.2, label="$f(M)$")
-ax.plot(M_axis, f_M * (1 - f_M), color="#d62728", lw=2.0, label="$f'(M) = f(M)(1-f(M))$")
+ax.plot(M_axis, f_M * (1 - f_M), color="#9467bd", lw=2.0, label="$f'(M) = f(M)(1-f(M))$")
 for side in (-1, 1):
     ax.axvspan(4 * side, 8 * side, color="0.85", lw=0)
 ax.text(6, 0.55, "saturated\n$|M| > 4$", ha="center", fontsize=8)
