@@ -19,6 +19,8 @@ from .options import Parser, UsageError, check_writable_dir, positive_int, sched
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_ROUND = ("e1", "e2", "e3", "e4")
+SECOND_ROUND = {"e5": ("pretrained",)}   # experiment -> its parts (docs/protocol_round2.md, "Commands")
+ROUND2_DIR = "runs/study-r2"             # one directory: a unit several experiments need runs once
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
                description="The pre-registered study of the paper's claims (docs/claims.md). e1: pretraining "
                            "ablation (C1a, C2); e2: no pretraining (C1b, C1c); e3: modality dropout (C3); e4: Wiki "
                            "protocols (C4); report: figures/study.json and the verdicts from the finished units.")
-    p.add_argument("experiment", choices=(*FIRST_ROUND, "report"))
+    p.add_argument("experiment", choices=(*FIRST_ROUND, *SECOND_ROUND, "report"))
+    p.add_argument("--part", default=None, help="second round: the part of the experiment to run (e5: pretrained)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="paper",
                    help="data sizes and fine-tuning of the MNIST experiments (registered: paper; tiny for smoke "
                         "runs); for e4 the Wiki preset (paper or quick)")
@@ -109,6 +112,35 @@ def report(args) -> int:
     return 0
 
 
+def run_round2(args) -> int:
+    """A second-round experiment (docs/protocol_round2.md) into the round's one run directory."""
+    from ..experiments import mnist as E  # noqa: PLC0415
+    from ..experiments import study_e5  # noqa: PLC0415
+    from ..experiments.rundir import RunDir  # noqa: PLC0415
+    from ..experiments.runner import run_plan  # noqa: PLC0415
+
+    parts = SECOND_ROUND[args.experiment]
+    part = args.part or parts[0]
+    if part not in parts:
+        raise UsageError(f"argument --part: {args.experiment} has the parts {', '.join(parts)}, not {part!r}")
+    preset = PRESETS[args.preset]
+    out = check_writable_dir(args.out or ROUND2_DIR, "--out")
+    mnist = load_mnist(args.mnist_dir, args.mnist_source, args.cache, args.download)
+    rd = RunDir(out)
+    rd.start({"experiment": "study-round2", "registered": "docs/protocol_round2.md", "preset": preset.name},
+             units_blas_threads=1 if args.jobs > 1 or args.scheduler else None)
+    try:
+        ctx = E.context(mnist, out, E.Options(preset))
+        done = run_plan(study_e5.plan(preset), ctx, jobs=args.jobs, scheduler=args.scheduler, log=rd.log)
+        result = study_e5.h5a(done, preset)
+        rd.log(f"E5-P H5a: {result['verdict']}")
+    finally:
+        rd.release()
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return report(args) if args.experiment == "report" else run_experiment(args)
+    if args.experiment == "report":
+        return report(args)
+    return run_round2(args) if args.experiment in SECOND_ROUND else run_experiment(args)
