@@ -1,0 +1,135 @@
+"""The second round's units (study_units), rules (study_rules) and E5 (study_e5), on generated digits."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from dmf_np.data.synthetic import fake_digits
+from dmf_np.experiments import mnist as E
+from dmf_np.experiments import study as S
+from dmf_np.experiments import study_e5 as E5
+from dmf_np.experiments import study_rules as R
+from dmf_np.experiments.rundir import RunDir
+from dmf_np.experiments.runner import run_plan
+from dmf_np.experiments.study_units import (Data, Net, Start, Train, divide_fan_in, feeding, rescale_shared,
+                                            unpack_correct)
+from dmf_np.fusion import init_params
+
+TINY = E.PRESETS["tiny"]
+QUIET = dict(log=lambda _m: None)
+
+
+def tiny_start(scheme="dmf", recipe="A", seed=0, **kw):
+    net = Net(scheme, TINY.modality_hidden, TINY.shared_sizes)
+    cd = S.cd_config(TINY) if recipe in S.VARIANTS else None
+    return Start(net, recipe, seed, Data(TINY.n_train, TINY.n_val, TINY.n_test), 0, cd, stats_rows=100, **kw)
+
+
+def tiny_train(start, lr=0.1):
+    return Train(start, lr, epochs=TINY.finetune_epochs, momentum=TINY.momentum, lr_decay=TINY.lr_decay,
+                 path_rows=50)
+
+
+def run(units, out):
+    RunDir(out).start({"test": True})
+    try:
+        return run_plan(lambda done: units, E.context(fake_digits(), out, E.Options(TINY)), **QUIET)
+    finally:
+        RunDir(out).release()
+
+
+@pytest.mark.slow  # a tiny first-round E1 and the same units again: about 5 s
+def test_train_units_repeat_round_one_e1_units_bit_for_bit(tmp_path):
+    plan = S.E1Plan(preset=TINY, levels=(0,), seeds=(0,), models=("imf", "dmf-A", "dmf-B'"), lr_grid=(0.1,),
+                    edge_grid=(0.1,), stats_rows=100, path_rows=50)
+    S.run_e1(fake_digits(), tmp_path / "e1", plan, **QUIET)
+    units = {m: tiny_train(tiny_start(scheme, variant)) for m, (scheme, variant) in
+             (("imf", ("imf", "A")), ("dmf-A", ("dmf", "A")), ("dmf-B'", ("dmf", "B'")))}
+    done = run(list(units.values()), tmp_path / "r2")
+    for model, unit in units.items():
+        old = json.loads((tmp_path / "e1" / "units" / "d0" / model / "seed0" / "lr0.1" / "result.json").read_text())
+        new = done[unit]
+        for key in ("train_loss", "val_error", "test_error", "paths"):
+            assert new["history"][key] == old["history"][key], (model, key)
+        assert new["final"]["test"] == old["final"]["test"] and new["paths_before"] == old["paths_before"]
+        # round 2's extra logging: per-epoch layer statistics and CPU seconds, per-image correctness
+        assert len(new["history"]["layer_stats"]) == TINY.finetune_epochs
+        assert all(s > 0 for s in new["history"]["epoch_cpu_seconds"])
+        right = unpack_correct(new["final"]["correct"]["left+right"], TINY.n_test)
+        assert 100 * (1 - right.mean()) == pytest.approx(new["final"]["test"]["left+right"])
+
+
+def test_rescale_shared_hits_its_target_and_touches_only_what_feeds_the_layer():
+    arch = Net("dmf", TINY.modality_hidden, TINY.shared_sizes).architecture()
+    params = init_params(arch, np.random.default_rng(0))
+    params["b^s_2"][...] = 0.5  # biases start at 0: give this one a value, so that its scaling shows
+    xs = [x[:100] for x in E.MnistHalves(fake_digits(), TINY, np).split("train", "pixels", 0, 0).xs()]
+    before = {k: v.copy() for k, v in params.items()}
+    report = rescale_shared(params, arch, 2, 7.5, xs)
+    assert report["after"] == pytest.approx(7.5, rel=1e-4) and report["factor"] == pytest.approx(7.5 / report["before"])
+    changed = {k for k in params if not np.array_equal(params[k], before[k])}
+    assert changed == set(feeding(arch, 2)) | {arch.b_sh(2)} == {"W^{x->s}_2", "W^{y->s}_2", "W^s_1", "b^s_2"}
+    assert S.layer_statistics(params, xs, arch)["s_1"] == S.layer_statistics(before, xs, arch)["s_1"]
+
+
+def test_divide_fan_in_divides_each_shared_input_by_its_block_count():
+    arch = Net("dmf", TINY.modality_hidden, TINY.shared_sizes).architecture()
+    params = init_params(arch, np.random.default_rng(1))
+    before = {k: v.copy() for k, v in params.items()}
+    assert divide_fan_in(params, arch) == {"s_1": 2, "s_2": 3, "s_3": 3}
+    np.testing.assert_array_equal(params["W^{x->s}_1"], before["W^{x->s}_1"] / np.float32(2))
+    np.testing.assert_array_equal(params["W^s_2"], before["W^s_2"] / np.float32(3))
+    np.testing.assert_array_equal(params["b^s_3"], before["b^s_3"])
+
+
+def test_thresholds_curves_and_lag():
+    assert R.epochs_to([3, 1.5, 0.9], 1.0) == 3 and R.epochs_to([3, 2.5], 2.0) == math.inf
+    assert R.seconds_to([3, 0.4], [2.0, 5.0], 0.5) == 7.0
+    fast, slow = [1.5, 0.8, 0.3, 0.15], [2.5, 1.9, 0.9, 0.4]
+    assert R.curve_ahead(fast, slow) and not R.curve_ahead(slow, fast)
+    assert not R.curve_ahead([1.5, 0.8, 0.6, 0.55], [2.5, 0.9, 0.45, 0.3])   # ahead at 2, 1; behind at 0.5
+    # in seconds, ahead only under 0.8 x: at T = 2, 1 s against 1.1 s is a tie; at T = 1, B's 2.2 s beats 3 s
+    a, b = ([1.5, 1.2, 0.9], [1, 1, 1]), ([1.9, 0.9], [1.1, 1.1])
+    assert not R.curve_ahead(a[0], b[0], a[1], b[1]) and R.curve_ahead(b[0], a[0], b[1], a[1])
+    runs = [{"train_loss": fast}] * 4 + [{"train_loss": slow}]
+    assert R.faster(runs, [{"train_loss": slow}] * 5) == {"seeds_ahead": 4, "seeds": 5, "holds": True}
+    assert R.needed(5) == 4 and R.needed(15) == 12
+    assert R.lag([2.0] * 10, [1.0] * 10) == pytest.approx(math.log(2))
+    assert R.bootstrap_ci([1, 2, 3, 4, 5]) == R.bootstrap_ci([1, 2, 3, 4, 5])  # seeded: the same bounds
+
+
+def test_h5a_rule_on_hand_made_lags():
+    a = [0.7, 0.75, 0.72, 0.71, 0.77]
+    ok = E5.h5a_rule(a, [0.1, 0.1, 0.05, 0.1, 0.5], [0.5, 0.4, 0.6, 0.5, 0.0], [0.3] * 5)
+    assert ok["verdict"] == "supported" and ok["removal_seeds"] == 4 and ok["induction_seeds"] == 4
+    assert not ok["top_suffices"] and ok["removed_all"]["median"] == pytest.approx(1 - 0.1 / 0.71)
+    assert E5.h5a_rule(a, [0.8] * 5, [-0.1] * 5, [0.7] * 5)["verdict"] == "reversed"
+    assert E5.h5a_rule(a, [0.3] * 5, [0.5] * 5, [0.5] * 5)["verdict"] == "not supported"
+    assert E5.h5a_rule([0.1, 0.1, 0.7, 0.7, 0.7], [0] * 5, [1] * 5, [0] * 5)["verdict"] == "inconclusive"
+
+
+@pytest.mark.slow  # E5-P at the tiny preset: 7 models x 5 seeds, about 5 s on 2 processes
+def test_e5_interventions_set_the_registered_stds(tmp_path, monkeypatch):
+    from dmf_np.cli import main
+    from dmf_np.commands import study
+
+    monkeypatch.setattr(study, "load_mnist", lambda *a, **k: fake_digits())
+    assert main(["study", "e5", "--preset", "tiny", "--out", str(tmp_path / "r2")]) == 0
+    ctx = E.context(fake_digits(), tmp_path / "r2", E.Options(TINY))
+    from dmf_np.experiments.runner import read_result
+
+    def stats(start):
+        return read_result(ctx.out, start, ctx)[0]["layer_stats"]
+
+    for seed in E5.SEEDS:
+        st = E5.starts(seed, TINY)
+        imf, dmf_a, dmf_b = (stats(st[m])["s_3"]["pre_std"] for m in ("imf", "dmf-A", "dmf-B"))
+        assert stats(st["dmf-A-down-top"])["s_3"]["pre_std"] == pytest.approx(imf, rel=0.01)
+        assert stats(st["imf-up-top"])["s_3"]["pre_std"] == pytest.approx(dmf_a, rel=0.01)
+        down_all = stats(st["dmf-A-down-all"])
+        assert down_all["s_2"]["pre_std"] == pytest.approx(stats(st["dmf-B"])["s_2"]["pre_std"], rel=0.01)
+        assert down_all["s_3"]["pre_std"] == pytest.approx(imf, rel=0.01) and dmf_b > 0
+    assert "E5-P H5a:" in (tmp_path / "r2" / "run.log").read_text()
