@@ -67,6 +67,7 @@ class Page(html.parser.HTMLParser):
         self.prose = ""                      # the loose text in order, <em> marked, blocks on new lines
         self.classes: set[str] = set()       # every class on the page
         self.downloads: list[str] = []       # href of each download link (Sphinx's a.download)
+        self.links: list[str] = []           # href of every link
         self._stack: list[tuple[str, set[str]]] = []
         self._output_depth = None
         self._error_output = False
@@ -82,6 +83,8 @@ class Page(html.parser.HTMLParser):
         elif tag == "link" and "stylesheet" in (a.get("rel") or ""):
             self.styles.append(a.get("href") or "")
         self.classes |= classes
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
         if tag == "a" and "download" in classes:
             self.downloads.append(a.get("href") or "")
         if tag in VOID:
@@ -181,6 +184,10 @@ def check_html(site: Path) -> list[str]:
             elif not target.is_file():
                 failures.append(f"{rel}: {url} is not in the site")
         failures += check_math_html(str(rel), page)
+        for href in page.links:  # a cross-reference that points at no page of the site
+            target = local_target(path, href)
+            if target is not None and urlparse(href).path and not target.exists():
+                failures.append(f"{rel}: link {href} points at nothing in the site")
     mode = build_mode(site)
     if mode is None:
         failures.append(f"{site}/build.json: missing or unreadable, so the build's mode (fast or full) is "

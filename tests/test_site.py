@@ -40,6 +40,7 @@ def make_site(root: Path, tutorial_html: str, mode: str | None = "fast") -> Path
     (site / "_images" / "fig.png").write_bytes(b"\x89PNG" + b"\0" * 100)
     (site / "_static" / "mathjax" / "tex-chtml.js").write_text("// MathJax")
     (site / "index.html").write_text("<html><body><p>home</p></body></html>")
+    (site / "api" / "x.html").write_text("<html><body><p>dmf_np.layers.sigmoid</p></body></html>")
     (site / "equations.html").write_text(
         '<html><body><a class="reference internal" href="api/x.html#dmf_np.layers.sigmoid">'
         '<code><span class="pre">dmf_np.layers.sigmoid</span></code></a></body></html>')
@@ -59,7 +60,9 @@ def make_site(root: Path, tutorial_html: str, mode: str | None = "fast") -> Path
      "an output cell shows"),
     (lambda s: s.replace("dE/ds_2 = [0.1 0.2]", "Traceback (most recent call last):\n  File x"), "traceback"),
     (lambda s: s.replace('<img src="../_images/fig.png" alt="figure"/>', ""), "draws a figure"),
-], ids=["clean", "missing-image", "cdn-script", "raw-math", "error-cell", "traceback-text", "no-figure"])
+    (lambda s: s.replace("is Eq. 6.", 'is <a href="../docs/gone.html#eq-6">Eq. 6</a>.'), "points at nothing"),
+], ids=["clean", "missing-image", "cdn-script", "raw-math", "error-cell", "traceback-text", "no-figure",
+        "broken-link"])
 def test_html_checks_catch_each_fault(tmp_path, script, fault, expected):
     check_site = script("check_site")
     site = make_site(tmp_path, fault(CLEAN) if fault else CLEAN)
@@ -81,7 +84,7 @@ def test_fast_banner_and_downloads_are_checked(tmp_path, script):
         (make_site(tmp_path / "full-with", CLEAN, "full"), "carries the fast-mode banner"),
         (make_site(tmp_path / "no-mode", CLEAN, None), "build.json: missing"),
         (make_site(tmp_path / "no-ipynb", CLEAN.replace('class="reference download internal" download="" '
-                                                        'href="../_downloads/a/NN.ipynb"', 'href="x"'), "fast"),
+                                                        'href="../_downloads/a/NN.ipynb"', 'href="#x"'), "fast"),
          "no download button for"),
     ]
     assert check_site.check_html(make_site(tmp_path / "full-clean", no_banner, "full")) == []
@@ -186,6 +189,9 @@ def test_docstring_symbols_become_math_and_code_stays_code():
     # a role glued to a bracket gets the escaped space reStructuredText needs to see it
     assert pm.to_rst("p_n[y_n]") == ":math:`p_n`\\ [:math:`y_n`]"
     assert pm.to_rst(":param W_s: the weight") == ":param W_s: the weight"
+    # TeX a docstring already writes as $...$ is math too; an environment variable is not
+    assert (pm.to_rst("$\\ln(\\ell^A_e)$: else $DMF_CACHE or $HOME")
+            == ":math:`\\ln(\\ell^A_e)`: else $DMF_CACHE or $HOME")
 
 
 def test_engine_docstrings_leave_no_tex_scripts_as_text():

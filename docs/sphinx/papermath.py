@@ -132,12 +132,30 @@ def _convert(text: str, wrap) -> str:
     return "".join(out)
 
 
+# TeX already written as $...$ in a docstring (not $DMF_BACKEND, an environment variable)
+_DOLLAR_MATH = re.compile(r"\$(?![A-Z][A-Z0-9_]+\b)(?=[^\s$])([^$`]+?)(?<=[^\s$])\$")
+
+
+def _dollars_to_roles(line: str) -> str:
+    parts = _RST_CODE.split(line)
+
+    def role(m: re.Match) -> str:
+        text = m.string
+        before = text[m.start() - 1] if m.start() else ""
+        after = text[m.end()] if m.end() < len(text) else ""
+        return (("" if before in _RST_BEFORE_OK else "\\ ") + f":math:`{m.group(1)}`"
+                + ("" if after in _RST_AFTER_OK else "\\ "))
+
+    return "".join(p if i % 2 else _DOLLAR_MATH.sub(role, p) for i, p in enumerate(parts))
+
+
 def to_rst(line: str) -> str:
-    """One docstring line with its paper symbols made ``:math:`` roles (and quoted keys literals);
-    ``literals``, roles and a field list's marker are left as they are."""
+    """One docstring line with its paper symbols, and any TeX written as ``$...$``, made ``:math:``
+    roles (and quoted keys literals); ``literals``, roles and a field list's marker are left as
+    they are."""
     field = re.match(r"^(\s*:[^:`]+:)(?=\s|$)", line)
     head, line = (field.group(1), line[field.end():]) if field else ("", line)
-    parts = _RST_CODE.split(line)
+    parts = _RST_CODE.split(_dollars_to_roles(line))
 
     def wrap(tex, original, text, m):
         if tex is None:

@@ -39,6 +39,12 @@ LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)(\s+\"[^\"]*\")?\)")
 DOTTED = re.compile(r"(?<![}`])`(dmf_np(?:\.[A-Za-z_][A-Za-z0-9_]*)+)(\([^`]*\))?`")
 BARE = re.compile(r"(?<![}`])`([A-Za-z_][A-Za-z0-9_]*)`")
 FENCE = re.compile(r"^(```|~~~)")
+# what a plain-text cross-reference may not be made inside: code spans, links and images, math, HTML
+# tags, and a role's target
+PROTECTED = re.compile(r"(`+).*?\1|!?\[[^\]]*\]\([^)]*\)|\$\$.*?\$\$|\$[^$\n]+\$|<[^>\n]+>", re.S)
+# a repository page named in the text (docs/claims.md, EQUATIONS.md, tutorials/09_x.py) or "tutorial 9"
+PAGE_NAME = re.compile(r"(?<![\w/.-])(docs/[A-Za-z0-9_]+\.md|EQUATIONS\.md|README\.md|tutorials/\d\d_\w+\.py)(?![\w/])")
+TUTORIAL_NAME = re.compile(r"\b([Tt]utorial) (\d{1,2})\b(?![.,]\d)")
 
 
 def tutorials() -> list[Path]:
@@ -158,6 +164,49 @@ class Stager:
 
         return self._outside_code(text, lambda s: LINK.sub(fix, s))
 
+    def link_references(self, text: str, staged_doc: str) -> str:
+        """Plain-text cross-references become links to the site's pages: a repository page named
+        as a path ("docs/claims.md", `` `EQUATIONS.md` ``, "tutorials/09_why_dmf_trains_slower.py")
+        and "tutorial 9". Headings, code, math, links and a page's references to itself are left
+        as they are."""
+        staged_dir = posixpath.dirname(staged_doc)
+        numbered = {int(t.name[:2]): t for t in tutorials()}
+
+        def target(repo_path: str) -> str | None:
+            page = page_of(repo_path) if (ROOT / repo_path).is_file() else None
+            if page is None or page == staged_doc:
+                return None
+            return posixpath.relpath(page, staged_dir or ".")
+
+        def plain(segment: str) -> str:
+            def path(m: re.Match) -> str:
+                rel = target(m.group(1))
+                return f"[{m.group(1)}]({rel})" if rel else m.group(0)
+
+            def tutorial(m: re.Match) -> str:
+                t = numbered.get(int(m.group(2)))
+                rel = target(f"tutorials/{t.name}") if t else None
+                return f"[{m.group(0)}]({rel})" if rel else m.group(0)
+
+            return TUTORIAL_NAME.sub(tutorial, PAGE_NAME.sub(path, segment))
+
+        def protected(m: re.Match) -> str:
+            code = m.group(1) and m.group(0)[len(m.group(1)):-len(m.group(1))].strip()
+            if code and PAGE_NAME.fullmatch(code) and target(code):
+                return f"[{m.group(0)}]({target(code)})"  # `docs/claims.md` in backticks
+            return m.group(0)
+
+        def line(s: str) -> str:
+            if s.lstrip().startswith(("#", ":::", "```", ":")):
+                return s  # a heading, a directive or its option
+            out, pos = [], 0
+            for m in PROTECTED.finditer(s):
+                out += [plain(s[pos:m.start()]), protected(m)]
+                pos = m.end()
+            return "".join(out + [plain(s[pos:])])
+
+        return self._outside_code(text, lambda t: "".join(line(x) for x in t.splitlines(keepends=True)))
+
     @staticmethod
     def _outside_code(text: str, transform) -> str:
         """Applies ``transform`` to the text outside fenced code blocks."""
@@ -213,7 +262,7 @@ class Stager:
 
     def markdown(self, repo_doc: str, staged_doc: str, extra: str = "") -> None:
         text = (ROOT / repo_doc).read_text(encoding="utf-8")
-        text = self.link_api(self.rewrite_links(text, repo_doc, staged_doc))
+        text = self.link_api(self.link_references(self.rewrite_links(text, repo_doc, staged_doc), staged_doc))
         self.write(staged_doc, text + extra)
 
     def stage(self, notebooks: Path) -> None:
@@ -271,7 +320,8 @@ class Stager:
             repo_doc, staged_doc = f"tutorials/{path.name}", f"tutorials/{path.stem}.ipynb"
             for cell in nb.cells:
                 if cell.cell_type == "markdown":
-                    cell.source = self.link_api(self.rewrite_links(cell.source, repo_doc, staged_doc))
+                    cell.source = self.link_api(self.link_references(
+                        self.rewrite_links(cell.source, repo_doc, staged_doc), staged_doc))
             # the downloads: the script as it is, and a notebook made from it (no outputs: the
             # reader runs it), kept under _code/, which Sphinx does not read as pages
             code = self.out / "_code"
