@@ -227,6 +227,9 @@ class Pretrain(Unit):
     def path(self) -> tuple:
         return (condition_name(self.kind, self.level), self.model, f"seed{self.seed}")
 
+    def cost(self) -> float:
+        return self.preset.architecture(self.model).n_params() * self.preset.pretrain_epochs
+
     def run(self, ctx: Context, unit_dir, inputs) -> dict:
         p, arch = self.preset, self.preset.architecture(self.model)
         data = MnistHalves(ctx.data, p, backend.get_xp(ctx.settings["backend"]))
@@ -277,6 +280,9 @@ class Fit(Unit):
     @property
     def path(self) -> tuple:
         return (condition_name(self.kind, self.level), self.model, f"seed{self.seed}", f"lr{self.lr:g}")
+
+    def cost(self) -> float:
+        return self.preset.architecture(self.model).n_params() * self.preset.finetune_epochs
 
     def needs(self) -> tuple:
         if self.preset.pretrain_epochs == 0:

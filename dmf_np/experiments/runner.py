@@ -96,6 +96,11 @@ class Unit:
         """The units whose outputs this one reads (run first; their results are passed to ``run``)."""
         return ()
 
+    def cost(self) -> float:
+        """A rough relative cost (any unit): of the units ready at once, the costliest start first, so
+        that a long unit does not start last and leave the other workers idle at the end."""
+        return 0.0
+
     def run(self, ctx: "Context", unit_dir: Path, inputs: dict) -> dict:
         """Do the work; return the values to store (JSON-ready). ``inputs``: {needed unit: Result}."""
         raise NotImplementedError
@@ -248,7 +253,7 @@ def run_plan(plan, ctx: Context, *, jobs: int = 1, scheduler: str | None = None,
     divergence, which is recorded) the units not yet started are cancelled and the error is raised;
     every finished unit stays on disk.
     """
-    done, running = {}, {}
+    done, running, checked = {}, {}, set()
     with make_executor(jobs, scheduler, inline=True) as ex:
         if ex.workers > 1 or scheduler is not None:
             log(f"units on {ex.description}")
@@ -256,12 +261,14 @@ def run_plan(plan, ctx: Context, *, jobs: int = 1, scheduler: str | None = None,
         while True:
             ready = [u for u in _closure(plan(done)) if u not in done and u not in running.values()
                      and all(n in done for n in u.needs())]
-            fresh = _read_back(ready, ctx, done, log)
-            for u in ready:
-                if u not in fresh:
-                    running[ex.submit(execute, u, wctx, {n: done[n] for n in u.needs()})] = u
+            fresh = _read_back([u for u in ready if u not in checked], ctx, done, log)
+            checked.update(ready)
             if fresh:
                 continue  # reading back may have made new units ready
+            # one unit per free worker, the costliest first: a unit that becomes ready later is not
+            # queued behind units that were merely submitted earlier
+            for u in sorted(ready, key=lambda u: -u.cost())[:max(0, ex.workers - len(running))]:
+                running[ex.submit(execute, u, wctx, {n: done[n] for n in u.needs()})] = u
             if not running:
                 return done
             finished, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)

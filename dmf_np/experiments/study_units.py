@@ -94,6 +94,9 @@ class Start(Unit):
             return (self.base(),) + tuple(a[2] for a in self.adjust if a[0] == "rescale")
         return (self.imf(),) if self.recipe == "B'" else ()
 
+    def cost(self) -> float:
+        return self.net.architecture().n_params() * (self.cd.epochs if self.cd and not self.adjust else 0.1)
+
     def base(self) -> "Start":
         """The same start without interventions."""
         return replace(self, adjust=())
@@ -206,6 +209,9 @@ class Train(Unit):
 
     def needs(self) -> tuple:
         return (self.start,)
+
+    def cost(self) -> float:
+        return self.start.net.architecture().n_params() * self.epochs
 
     def run(self, ctx: Context, unit_dir_, inputs) -> dict:
         s = self.start
