@@ -23,6 +23,10 @@ chosen paths, for ablations:
 * ``("chain", l)``        drop the Eq. 6 error into s_l (the error from s_{l+1})
 
 m may be the modality's index or name. A cut path contributes zero everywhere below it.
+
+Fan-in normalisation (:attr:`dmf_np.fusion.Architecture.fan_in_norm`) divides the weighted inputs of
+s_l by k_l; :func:`grad_fan_in_sum` carries that factor into the backward pass, and the Eq. 6 and
+Eq. 7 functions below then take its result in place of delta_s.
 """
 from __future__ import annotations
 
@@ -57,6 +61,7 @@ def grad_via_shared_path(delta_s, W_ms, out=None):
     its W^{s->x}_l is (W^{x->s}_l)^T. With delta_s = dE/ds_l * f(M_l)(1 - f(M_l)) this is
     ``delta_s @ W^{x->s}_l``. Because M_l also holds W^{y->s}_l h^y_l, the error that reaches h^x_l
     this way carries supervision from modality y: the paper's cross-modal, hierarchical supervision.
+    With fan-in normalisation, delta_s is :func:`grad_fan_in_sum`'s dE/dA_l = delta_s / k_l.
     delta_s: (N, |s_l|); W_ms = W^{x->s}_l: (|s_l|, n_l) -> (N, n_l). ``out``: optional buffer.
     """
     return array_module(delta_s).matmul(delta_s, W_ms, out=out)
@@ -82,9 +87,27 @@ def grad_shared_activation(delta_s_next, W_s, out=None):
 
     Eq. 6 leaves the sigmoid derivative to Eq. 8; it is in delta_s_next = dE/ds_{l+1} * f(M_{l+1})
     (1 - f(M_{l+1})), and the product is (W^s_l)^T delta_s_next, i.e. ``delta_s_next @ W^s_l``.
+    With fan-in normalisation, delta_s_next is :func:`grad_fan_in_sum`'s dE/dA_{l+1} = delta_s_next / k_{l+1}.
     delta_s_next: (N, |s_{l+1}|); W_s = W^s_l: (|s_{l+1}|, |s_l|) -> (N, |s_l|). ``out``: optional buffer.
     """
     return array_module(delta_s_next).matmul(delta_s_next, W_s, out=out)
+
+
+def grad_fan_in_sum(delta_s, k, out=None):
+    """Fan-in normalisation's backward (not in the paper): dE/dA_l = (1/k_l) dE/dM_l.
+
+    The fan-in-normalised shared layer is M_l = A_l / k_l + b^s_l, with A_l = sum_m W^{m->s}_l h^m_l
+    + W^s_{l-1} s_{l-1} the weighted inputs of Eq. 3 (:func:`dmf_np.fusion.shared_pre_activation`).
+    Every weight feeding s_l, and every layer those weights read, sees the error through A_l, so
+    this one factor 1/k_l reaches all of them: the weight gradients (dE/dW = (dE/dA_l)^T x), the
+    Eq. 7 error into each h^m_l and the Eq. 6 error into s_{l-1}, which take this result in place
+    of delta_s. The bias b^s_l is outside A_l and keeps delta_s.
+    delta_s = dE/dM_l: (N, |s_l|); k = k_l (1 without fan-in normalisation, the paper's Eq. 3, which
+    returns delta_s itself, untouched) -> (N, |s_l|). ``out``: optional buffer.
+    """
+    if k == 1:
+        return delta_s
+    return array_module(delta_s).divide(delta_s, k, out=out)
 
 
 def shared_to_shared_jacobian(s_next, W_s):
@@ -94,6 +117,7 @@ def shared_to_shared_jacobian(s_next, W_s):
     that sends an error on s_{l+1} (a column) to an error on s_l. The diagonal factor is the sigmoid
     derivative, expressed through the output s_{l+1} = f(M_{l+1}). Used for teaching and tests; the
     training path applies it as a product (:func:`grad_shared_activation`) without forming it.
+    The plain network's: with fan-in normalisation the matrix is divided by k_{l+1}.
     s_next: (N, |s_{l+1}|); W_s: (|s_{l+1}|, |s_l|) -> (N, |s_{l+1}|, |s_l|).
     """
     return (s_next * (1 - s_next))[:, :, None] * W_s[None, :, :]
@@ -102,7 +126,8 @@ def shared_to_shared_jacobian(s_next, W_s):
 def shared_to_modality_jacobian(s, W_ms):
     """The Jacobian inside Eq. 7: ds_l/dh^x_l = diag(f(M_l)(1 - f(M_l))) W^{x->s}_l, per example.
 
-    s: (N, |s_l|); W_ms: (|s_l|, n_l) -> (N, |s_l|, n_l). For teaching and tests.
+    s: (N, |s_l|); W_ms: (|s_l|, n_l) -> (N, |s_l|, n_l). For teaching and tests; the plain network's
+    (with fan-in normalisation the matrix is divided by k_l).
     """
     return (s * (1 - s))[:, :, None] * W_ms[None, :, :]
 
@@ -179,19 +204,22 @@ def backward(params: dict, fw: Forward, dE_dtop, cut=(), input_grads=False, work
     def buf(name, shape):  # where a result goes: a workspace buffer, or None (allocate)
         return workspace.buffer(name, shape, dE_dtop)
 
-    delta_s_next = None
+    delta_A_next = None  # dE/dA_{l+1}, the error of the weighted inputs of s_{l+1} (grad_fan_in_sum)
     for l in range(arch.L, 0, -1):
         # the shared layer s_l: dE/ds_l from the head at the top, else Eq. 6 through s_{l+1}
-        delta_s, n_s = None, (len(dE_dtop), arch.shared_sizes[l - 1])
+        delta_A, n_s = None, (len(dE_dtop), arch.shared_sizes[l - 1])
         if l == arch.L:
             ds[l] = dE_dtop
-        elif delta_s_next is not None and arch.has_shared_chain(l + 1) and ("chain", l) not in cuts:
-            ds[l] = grad_shared_activation(delta_s_next, params[arch.W_sh(l)], out=buf(("ds", l), n_s))
+        elif delta_A_next is not None and arch.has_shared_chain(l + 1) and ("chain", l) not in cuts:
+            ds[l] = grad_shared_activation(delta_A_next, params[arch.W_sh(l)], out=buf(("ds", l), n_s))
         if l in ds:
             delta_s = sigmoid_backward(ds[l], fw.s[l], out=buf(("delta_s", l), n_s))   # dE/dM_l
             grads[arch.b_sh(l)] = xp.sum(delta_s, axis=0, out=buf(("grad", arch.b_sh(l)), n_s[1:]))
+            # what the weights feeding s_l and their inputs see: dE/dA_l, delta_s itself unless fan-in
+            # normalised; written over delta_s, whose last reader (b^s_l's gradient) is done
+            delta_A = grad_fan_in_sum(delta_s, arch.shared_divisor(l), out=delta_s)
             for key, x in shared_layer_inputs(arch, fw, l):
-                grads[key] = xp.matmul(delta_s.T, x, out=buf(("grad", key), params[key].shape))
+                grads[key] = xp.matmul(delta_A.T, x, out=buf(("grad", key), params[key].shape))
         # each modality layer h^m_l: Eq. 5 = (error through h^m_{l+1}, Eq. 2) + (through s_l, Eq. 7)
         for m in range(arch.M):
             if l not in arch.modality_levels() or (l == 1 and not input_grads):
@@ -201,8 +229,8 @@ def backward(params: dict, fw: Forward, dE_dtop, cut=(), input_grads=False, work
             if (m, l + 1) in delta_h and ("modality", m, l) not in cuts:
                 via_modality = grad_via_modality_path(delta_h[(m, l + 1)], params[arch.W_mod(m, l)],
                                                       out=buf(("dh_modality", m, l), n_h))
-            if delta_s is not None and l in arch.fusion_levels() and ("shared", m, l) not in cuts:
-                via_shared = grad_via_shared_path(delta_s, params[arch.W_fuse(m, l)], out=buf(("dh_shared", m, l), n_h))
+            if delta_A is not None and l in arch.fusion_levels() and ("shared", m, l) not in cuts:
+                via_shared = grad_via_shared_path(delta_A, params[arch.W_fuse(m, l)], out=buf(("dh_shared", m, l), n_h))
             if via_modality is None and via_shared is None:
                 continue
             dh[(m, l)] = grad_modality_activation(via_modality, via_shared, out=buf(("dh", m, l), n_h))
@@ -212,7 +240,7 @@ def backward(params: dict, fw: Forward, dE_dtop, cut=(), input_grads=False, work
             W, b = arch.W_mod(m, l - 1), arch.b_mod(m, l)
             out = (None, buf(("grad", W), params[W].shape), buf(("grad", b), n_h[1:]))
             _, grads[W], grads[b] = affine_backward(delta_h[(m, l)], fw.h[(m, l - 1)], None, need_dx=False, out=out)
-        delta_s_next = delta_s
+        delta_A_next = delta_A
     for key, value in params.items():  # parameters no error reached (every path into them cut)
         if key not in grads and key not in (W_OUT, B_OUT):
             grads[key] = xp.zeros_like(value)

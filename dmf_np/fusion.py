@@ -90,6 +90,14 @@ class Architecture:
     shared_sizes: (|s_1|, ..., |s_L|). IMF reads only |s_L| (its one shared layer).
     n_classes: size of the softmax output on s_L, or None for a network without a classifier.
     names: one short name per modality, used in parameter keys (default x, y, z, then m4, m5...).
+    fan_in_norm: fan-in-normalised shared layers (not in the paper; docs/protocol_round2.md, E5):
+        M_l = (1/k_l)(sum_m W^{m->s}_l h^m_l + W^s_{l-1} s_{l-1}) + b^s_l, with k_l the number of
+        weight blocks feeding s_l (:meth:`fan_in_blocks`), so that a layer fed by k_l blocks gets
+        pre-activations on the scale of one fed by a single block. k_l is a constant of the
+        graph, not a parameter: the parameters (keys, shapes) are the plain network's. It acts on
+        the encoder's shared layers only; layer-wise pretraining (:mod:`dmf_np.pretrain`) ignores
+        it, so its RBMs are the plain network's and their weights are copied in unchanged.
+        False (the default) is the paper's Eq. 3.
     """
 
     scheme: str
@@ -97,6 +105,7 @@ class Architecture:
     shared_sizes: tuple
     n_classes: int | None = 10
     names: tuple | None = None
+    fan_in_norm: bool = False
 
     def __post_init__(self):
         scheme = str(self.scheme).lower()
@@ -129,9 +138,18 @@ class Architecture:
                 or not all(re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", n) for n in names)):
             raise ValueError(f"names must be {len(msizes)} distinct alphanumeric strings other than "
                              f"'s', got {names}")
+        if not isinstance(self.fan_in_norm, (bool, numpy.bool_)):
+            raise TypeError(f"fan_in_norm must be True or False, got {self.fan_in_norm!r}")
         object.__setattr__(self, "modality_sizes", msizes)
         object.__setattr__(self, "shared_sizes", ssizes)
         object.__setattr__(self, "names", names)
+        object.__setattr__(self, "fan_in_norm", bool(self.fan_in_norm))
+
+    def __repr__(self):
+        # the plain network's repr is the one it always had; the option shows only where it is on
+        fn = ", fan_in_norm=True" if self.fan_in_norm else ""
+        return (f"Architecture(scheme={self.scheme!r}, modality_sizes={self.modality_sizes!r}, "
+                f"shared_sizes={self.shared_sizes!r}, n_classes={self.n_classes!r}, names={self.names!r}{fn})")
 
     # --- the edge set -----------------------------------------------------------------------
     @property
@@ -163,6 +181,21 @@ class Architecture:
     def has_shared_chain(self, l: int) -> bool:
         """Whether the edge s_{l-1} -> s_l exists (weight W^s_{l-1})."""
         return self.scheme != "imf" and 2 <= l <= self.L
+
+    def fan_in_blocks(self, l: int) -> int:
+        """k_l: the number of weight blocks feeding s_l, one per fusion edge and one for the shared chain.
+
+        DMF: k_1 = M, k_l = M + 1 for l >= 2; IMF: k_L = M; EMF: k_1 = M, k_l = 1 for l >= 2. A
+        property of the graph, whether or not ``fan_in_norm`` is on.
+        """
+        if l not in self.shared_levels():
+            raise ValueError(f"{self.scheme.upper()} has no shared layer s_{l}; its shared levels are "
+                             f"{self.shared_levels()}")
+        return (self.M if l in self.fusion_levels() else 0) + int(self.has_shared_chain(l))
+
+    def shared_divisor(self, l: int) -> int:
+        """What s_l's weighted inputs are divided by: k_l with ``fan_in_norm``, else 1 (Eq. 3 as printed)."""
+        return self.fan_in_blocks(l) if self.fan_in_norm else 1
 
     # --- parameter keys: built and parsed here, and nowhere else ----------------------------
     def key(self, pk: "ParamKey") -> str:
@@ -263,8 +296,9 @@ class Architecture:
         return sum(math.prod(shape) for shape in self.param_shapes().values())
 
     def with_scheme(self, scheme: str) -> "Architecture":
-        """The same sizes under another fusion scheme (for side-by-side comparisons)."""
-        return Architecture(scheme, self.modality_sizes, self.shared_sizes, self.n_classes, self.names)
+        """The same sizes (and ``fan_in_norm``) under another fusion scheme (for side-by-side comparisons)."""
+        return Architecture(scheme, self.modality_sizes, self.shared_sizes, self.n_classes, self.names,
+                            self.fan_in_norm)
 
 
 def paper_mnist_architecture(scheme: str = "dmf") -> Architecture:
@@ -346,32 +380,42 @@ def modality_layer_forward(h_prev, W, b, out=None):
     return sigmoid(modality_pre_activation(h_prev, W, b, out=out), out=out)
 
 
-def shared_pre_activation(hs, W_fusion, s_prev, W_s, b, out=None, scratch=None):
+def shared_pre_activation(hs, W_fusion, s_prev, W_s, b, out=None, scratch=None, k=1):
     """Eq. 3's sum: M_l = sum_m W^{m->s}_l h^m_l + W^s_{l-1} s_{l-1} + b^s_l, so that s_l = f(M_l).
 
+    Fan-in normalisation (``k`` = k_l > 1, :attr:`Architecture.fan_in_norm`; not in the paper) is
+    Eq. 3 with the weighted inputs averaged instead of summed:
+    M_l = (1/k_l)(sum_m W^{m->s}_l h^m_l + W^s_{l-1} s_{l-1}) + b^s_l. It is applied here and only
+    here, because this is the sum that grows with the number k_l of blocks feeding s_l; the bias
+    stays outside, as it is one term however many blocks there are. k = 1 is the sum as printed,
+    computed exactly as it always was.
     Arguments and shapes as :func:`shared_layer_forward`; returns M_l: (N, |s_l|), in ``out`` if given.
     """
     terms = list(zip(hs, W_fusion)) + ([(s_prev, W_s)] if s_prev is not None else [])
     if not terms:
         raise ValueError("a shared layer needs at least one input")
     x0, W0 = terms[0]
-    a = affine_forward(x0, W0, b, out=out)
+    a = affine_forward(x0, W0, b if k == 1 else None, out=out)
     xp = backend.array_module(a)
     for x, W in terms[1:]:
         a += xp.matmul(x, W.T, out=scratch)
+    if k != 1:  # fan-in normalisation: the weighted inputs' mean, then the bias
+        a /= k
+        a += b
     return a
 
 
-def shared_layer_forward(hs, W_fusion, s_prev, W_s, b, out=None, scratch=None):
+def shared_layer_forward(hs, W_fusion, s_prev, W_s, b, out=None, scratch=None, k=1):
     """Eq. 3: s_l = f(M_l), M_l = sum_m W^{m->s}_l h^m_l + W^s_{l-1} s_{l-1} + b^s_l.
 
     Without the shared-chain term (s_prev None) this is Eq. 1, the IMF unit, and EMF's bottom layer.
     hs: list of (N, n^m_l), one per modality fused at this level (may be empty);
     W_fusion: matching list of (|s_l|, n^m_l); s_prev: (N, |s_{l-1}|) or None; W_s: (|s_l|, |s_{l-1}|)
     or None; b: (|s_l|,). Returns s_l: (N, |s_l|). ``out``, ``scratch``: optional (N, |s_l|) buffers
-    for the result and for each further term of the sum before it is added.
+    for the result and for each further term of the sum before it is added. ``k``: the divisor of
+    the weighted inputs, k_l with fan-in normalisation (:func:`shared_pre_activation`), else 1.
     """
-    a = shared_pre_activation(hs, W_fusion, s_prev, W_s, b, out=out, scratch=scratch)
+    a = shared_pre_activation(hs, W_fusion, s_prev, W_s, b, out=out, scratch=scratch, k=k)
     return sigmoid(a, out=a)
 
 
@@ -384,7 +428,8 @@ def forward(params: dict, xs, arch: Architecture, check: bool = True, workspace=
     ``workspace``: a :class:`dmf_np.layers.Workspace`; the activations are then written into its
     buffers (no allocation), valid until the next call with the same workspace.
     ``pre_activations``: also keep a copy of every hidden layer's M (Eqs. 3, 4's sums) in ``Forward.pre``,
-    the very sums the activations are computed from.
+    the very sums the activations are computed from. With ``arch.fan_in_norm`` each shared layer's
+    weighted inputs are divided by k_l (:func:`shared_pre_activation`), and ``pre`` holds that M_l.
     """
     if check:
         # the encoder's keys only: a generative model's params carry its decoder too
@@ -419,7 +464,7 @@ def forward(params: dict, xs, arch: Architecture, check: bool = True, workspace=
                 fw.s[l - 1] if chain else None,
                 params[arch.W_sh(l - 1)] if chain else None,
                 params[arch.b_sh(l)],
-                out=buf(("s", l), width), scratch=buf(("M", l), width)), f"s_{l}")
+                out=buf(("s", l), width), scratch=buf(("M", l), width), k=arch.shared_divisor(l)), f"s_{l}")
     if arch.n_classes is not None:
         fw.logits = affine_forward(fw.top, params[W_OUT], params[B_OUT], out=buf("logits", arch.n_classes))
     return fw

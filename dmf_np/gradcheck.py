@@ -95,21 +95,25 @@ def check_directional(f, params: dict, grads: dict, rng, n_directions: int = 3, 
     return out
 
 
-def small_architecture(scheme: str, n_modalities: int = 2, depth: int = 3, n_classes: int = 3):
+def small_architecture(scheme: str, n_modalities: int = 2, depth: int = 3, n_classes: int = 3,
+                       fan_in_norm: bool = False):
     """A tiny network for checks: inputs of 5, 6, 7... features, hidden layers of 4-6 units."""
     msizes = [tuple([5 + m] + [6 - (l + m) % 3 for l in range(1, depth)]) for m in range(n_modalities)]
     ssizes = tuple(5 - l % 2 for l in range(depth))
-    return Architecture(scheme, msizes, ssizes, n_classes)
+    return Architecture(scheme, msizes, ssizes, n_classes, fan_in_norm=fan_in_norm)
 
 
 def gradcheck_fusion(scheme: str, n_modalities: int = 2, depth: int = 3, seed: int = 0, xp=None,
-                     batch: int = 4, cut=(), max_entries: int | None = None) -> dict:
+                     batch: int = 4, cut=(), max_entries: int | None = None, fan_in_norm: bool = False,
+                     eps: float = 1e-6) -> dict:
     """Check every parameter gradient of a small discriminative EMF/IMF/DMF in float64.
 
-    Returns {parameter key: relative error}. Inputs and initial weights come from ``seed``.
+    Returns {parameter key: relative error}. Inputs and initial weights come from ``seed``;
+    ``fan_in_norm``: the fan-in-normalised network (:attr:`dmf_np.fusion.Architecture.fan_in_norm`);
+    ``eps``: the central-difference step (:func:`numerical_gradient`).
     """
     xp = np if xp is None else xp
-    arch = small_architecture(scheme, n_modalities, depth)
+    arch = small_architecture(scheme, n_modalities, depth, fan_in_norm=fan_in_norm)
     rng = np.random.default_rng(seed)
     params = init_params(arch, rng, xp=xp, dtype=np.float64)
     for k in params:  # nonzero biases, so that their gradients are tested in general position
@@ -125,7 +129,7 @@ def gradcheck_fusion(scheme: str, n_modalities: int = 2, depth: int = 3, seed: i
     if cut:  # a cut gradient is not the loss's gradient: compare against the uncut one instead
         _, full = loss_and_grads(params, xs, labels, arch)
         return {k: rel_error(bw.grads[k], full.grads[k]) for k in params}
-    return check_gradients(loss, params, bw.grads, max_entries=max_entries, rng=rng)
+    return check_gradients(loss, params, bw.grads, eps=eps, max_entries=max_entries, rng=rng)
 
 
 def gradcheck_generative(scheme: str, n_modalities: int = 2, depth: int = 3, seed: int = 0, xp=None,

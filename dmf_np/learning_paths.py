@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .backend import array_module
-from .backprop import (PATHS, Backward, backward, classifier_loss, grad_via_modality_path,
+from .backprop import (PATHS, Backward, backward, classifier_loss, grad_fan_in_sum, grad_via_modality_path,
                        grad_via_shared_path, normalize_cuts)
 from .checks import check_labels, check_modalities, check_params
 from .fusion import B_OUT, W_OUT, Architecture, Forward, forward
@@ -69,7 +69,7 @@ def learning_paths(params: dict, fw: Forward, dE_dtop, cut=(), input_grads=False
             delta_next = sigmoid_backward(total.dh[(m, l + 1)], fw.h[(m, l + 1)])
             part["modality"] = grad_via_modality_path(delta_next, params[arch.W_mod(m, l)])
         if l in total.ds and l in arch.fusion_levels() and ("shared", m, l) not in cuts:  # Eq. 7: through s_l
-            delta_s = sigmoid_backward(total.ds[l], fw.s[l])
+            delta_s = grad_fan_in_sum(sigmoid_backward(total.ds[l], fw.s[l]), arch.shared_divisor(l))
             part["shared"] = grad_via_shared_path(delta_s, params[arch.W_fuse(m, l)])
         dh[(m, l)] = part
         if l == 1:

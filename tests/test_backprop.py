@@ -1,4 +1,7 @@
-"""Eqs. 5-8: gradient checks of every parameter, learning-path decomposition, path cuts."""
+"""Eqs. 5-8: gradient checks of every parameter, learning-path decomposition, path cuts; the same with
+fan-in-normalised shared layers."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -8,7 +11,7 @@ from dmf_np.backprop import (backward, classifier_loss, cross_modal_cuts, grad_s
                              shared_to_shared_jacobian)
 from dmf_np.fusion import SCHEMES, forward, init_params
 from dmf_np.gradcheck import check_directional, gradcheck_fusion, small_architecture
-from dmf_np.layers import sigmoid_backward, softmax_cross_entropy
+from dmf_np.layers import Workspace, sigmoid_backward, softmax_cross_entropy
 from dmf_np.learning_paths import learning_paths, loss_and_learning_paths
 
 
@@ -22,8 +25,72 @@ def test_every_parameter_passes_gradient_check(scheme, modalities, depth, xp):
     assert errors[worst] < 1e-6, f"{worst}: {errors[worst]}"
 
 
-def _setup(scheme, xp, M=2, L=3, n=6, seed=0):
-    arch = small_architecture(scheme, M, L)
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("modalities", [2, 3])
+@pytest.mark.parametrize("depth", [3, 4])
+def test_fan_in_normalised_network_passes_gradient_check(scheme, modalities, depth, xp):
+    # eps 1e-4, not 1e-6: the 1/k_l factors shrink the bottom gradients (1/54 at DMF depth 4), and
+    # with them the share of the rounding noise a step of 1e-6 leaves; 1e-4 costs O(eps^2) instead
+    errors = gradcheck_fusion(scheme, modalities, depth, seed=depth, xp=xp, fan_in_norm=True, eps=1e-4)
+    assert len(errors) == len(small_architecture(scheme, modalities, depth).param_shapes())
+    worst = max(errors, key=errors.get)
+    assert errors[worst] < 1e-6, f"{worst}: {errors[worst]}"
+
+
+def _divisor_of(arch, key):
+    """k_l for a weight feeding s_l (W^{m->s}_l, W^s_{l-1}), 1 for every other parameter."""
+    dest = arch.destination(key)
+    return arch.fan_in_blocks(int(dest[2:])) if key.startswith("W") and dest.startswith("s_") else 1
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("modalities", [2, 3])
+def test_fan_in_norm_is_the_plain_network_at_weights_divided_by_k(scheme, modalities, xp):
+    """E_FN(W) = E(W/k_l): the same pre-activations, and by the chain rule dE_FN/dW = (1/k_l) dE/dW at W/k_l."""
+    fn, params, xs, labels = _setup(scheme, xp, M=modalities, L=4, fan_in_norm=True)
+    params = {k: v + 0.2 if k.startswith("b") else v for k, v in params.items()}  # biases in general position
+    plain = dataclasses.replace(fn, fan_in_norm=False)
+    k = {key: _divisor_of(plain, key) for key in params}
+    assert max(k.values()) == (modalities + 1 if scheme == "dmf" else modalities)
+    divided = {key: v / k[key] for key, v in params.items()}
+    fw_fn, fw_plain = forward(params, xs, fn, pre_activations=True), forward(divided, xs, plain, pre_activations=True)
+    assert fw_fn.pre.keys() == fw_plain.pre.keys()
+    for name, M in fw_fn.pre.items():
+        assert np.allclose(backend.to_host(M), backend.to_host(fw_plain.pre[name]), rtol=1e-12, atol=1e-14), name
+    loss_fn, bw_fn = loss_and_grads(params, xs, labels, fn, input_grads=True)
+    loss_plain, bw_plain = loss_and_grads(divided, xs, labels, plain, input_grads=True)
+    assert float(loss_fn) == pytest.approx(float(loss_plain), rel=1e-12)
+    for key in params:
+        assert np.allclose(backend.to_host(bw_fn.grads[key]), backend.to_host(bw_plain.grads[key] / k[key]),
+                           rtol=1e-10, atol=1e-15), key
+    for key in bw_plain.dh:  # the errors reaching every layer are the plain network's
+        assert np.allclose(backend.to_host(bw_fn.dh[key]), backend.to_host(bw_plain.dh[key]), rtol=1e-10, atol=1e-15)
+
+
+def test_fan_in_normalised_backward_is_the_same_in_a_workspace(xp):
+    arch, params, xs, labels = _setup("dmf", xp, M=3, L=4, fan_in_norm=True)
+    _, fresh = loss_and_grads(params, xs, labels, arch)
+    ws = Workspace()
+    for _ in range(2):  # the second call reuses the buffers the first one wrote
+        _, bw = loss_and_grads(params, xs, labels, arch, workspace=ws)
+        for key, g in fresh.grads.items():
+            assert np.array_equal(backend.to_host(bw.grads[key]), backend.to_host(g)), key
+
+
+def test_without_fan_in_norm_nothing_changes(xp):
+    """fan_in_norm=False is the paper's Eq. 3, computed bit for bit as before the option existed."""
+    arch, params, xs, labels = _setup("dmf", xp, M=3, L=3)
+    assert arch == dataclasses.replace(arch, fan_in_norm=False)
+    fw = forward(params, xs, arch, pre_activations=True)
+    hand = params[arch.b_sh(2)] + fw.h[(0, 2)] @ params[arch.W_fuse(0, 2)].T  # the engine's order: bias first
+    for m in (1, 2):
+        hand += fw.h[(m, 2)] @ params[arch.W_fuse(m, 2)].T
+    hand += fw.s[1] @ params[arch.W_sh(1)].T
+    assert np.array_equal(backend.to_host(fw.pre["s_2"]), backend.to_host(hand))
+
+
+def _setup(scheme, xp, M=2, L=3, n=6, seed=0, fan_in_norm=False):
+    arch = small_architecture(scheme, M, L, fan_in_norm=fan_in_norm)
     rng = np.random.default_rng(seed)
     params = init_params(arch, rng, xp=xp, dtype=np.float64)
     xs = [backend.to_device(rng.uniform(0, 1, (n, k)), xp, np.float64) for k in arch.input_sizes]
@@ -44,9 +111,10 @@ def test_directional_check_detects_a_wrong_gradient(xp):
     assert min(check_directional(loss, params, bw.grads, rng)) > 1e-4
 
 
+@pytest.mark.parametrize("fan_in_norm", [False, True])
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_learning_paths_sum_to_the_total(scheme, xp):
-    arch, params, xs, labels = _setup(scheme, xp, M=3, L=4)
+def test_learning_paths_sum_to_the_total(scheme, fan_in_norm, xp):
+    arch, params, xs, labels = _setup(scheme, xp, M=3, L=4, fan_in_norm=fan_in_norm)
     _, lp = loss_and_learning_paths(params, xs, labels, arch, input_grads=True)
     _, bw = loss_and_grads(params, xs, labels, arch, input_grads=True)
     assert list(lp.total.grads) == list(bw.grads) and lp.dh.keys() == bw.dh.keys()

@@ -157,6 +157,8 @@ ARCH_CASES = [
     ("name-with-symbols", dict(names=("x", "y^2")), "alphanumeric"),
     ("too-few-names", dict(names=("x",)), "must be 2 distinct"),
     ("names-an-int", dict(names=5), r"names must be a tuple of 2 modality names"),
+    ("fan-in-norm-a-string", dict(fan_in_norm="yes"), r"fan_in_norm must be True or False, got 'yes'"),
+    ("fan-in-norm-an-int", dict(fan_in_norm=1), r"fan_in_norm must be True or False, got 1"),
 ]
 
 

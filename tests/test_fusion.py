@@ -1,4 +1,7 @@
-"""The three schemes: edge sets, parameter counts, forward equations, dtypes, bad input."""
+"""The three schemes: edge sets, parameter counts, forward equations (plain and fan-in-normalised), dtypes,
+bad input."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -116,6 +119,68 @@ def test_init_is_seeded():
     a = init_params(arch, np.random.default_rng(3), xp=np)
     b = init_params(arch, np.random.default_rng(3), xp=np)
     assert all(np.array_equal(a[k], b[k]) for k in a) and a["W^x_1"].dtype == np.float32
+
+
+# --- fan-in normalisation (docs/protocol_round2.md, E5) ---------------------------------------
+def test_fan_in_blocks_count_the_weights_feeding_each_shared_layer():
+    for M in (2, 3):
+        dmf = small_architecture("dmf", M, 4)
+        assert {l: dmf.fan_in_blocks(l) for l in dmf.shared_levels()} == {1: M, 2: M + 1, 3: M + 1, 4: M + 1}
+        assert {l: dmf.with_scheme("imf").fan_in_blocks(l) for l in (4,)} == {4: M}
+        assert [dmf.with_scheme("emf").fan_in_blocks(l) for l in (1, 2, 3, 4)] == [M, 1, 1, 1]
+        # k_l is the number of weight keys whose destination is s_l
+        for scheme in SCHEMES:
+            a = dmf.with_scheme(scheme)
+            for l in a.shared_levels():
+                assert a.fan_in_blocks(l) == sum(a.destination(k) == f"s_{l}" for k in a.param_shapes() if k[0] == "W")
+                assert a.shared_divisor(l) == 1
+                fn = Architecture(scheme, a.modality_sizes, a.shared_sizes, a.n_classes, a.names, fan_in_norm=True)
+                assert fn.shared_divisor(l) == a.fan_in_blocks(l) == fn.fan_in_blocks(l)
+    with pytest.raises(ValueError, match="no shared layer s_2"):
+        small_architecture("imf", 2, 3).fan_in_blocks(2)
+
+
+def test_fan_in_norm_is_an_architecture_option_with_the_same_parameters():
+    plain = Architecture("dmf", ((4, 3, 2), (5, 3, 2)), (6, 5, 4), n_classes=3)
+    fn = Architecture("dmf", ((4, 3, 2), (5, 3, 2)), (6, 5, 4), n_classes=3, fan_in_norm=True)
+    assert plain == Architecture("dmf", ((4, 3, 2), (5, 3, 2)), (6, 5, 4), n_classes=3, fan_in_norm=False)
+    assert fn != plain and hash(fn) != hash(plain) and not plain.fan_in_norm
+    assert fn.param_shapes() == plain.param_shapes() and fn.n_params() == plain.n_params()
+    # the plain repr is unchanged; the option shows where it is on, and the repr builds the same network
+    assert repr(plain) == ("Architecture(scheme='dmf', modality_sizes=((4, 3, 2), (5, 3, 2)), "
+                           "shared_sizes=(6, 5, 4), n_classes=3, names=('x', 'y'))")
+    assert repr(fn) == repr(plain)[:-1] + ", fan_in_norm=True)" and eval(repr(fn)) == fn
+    assert fn.with_scheme("imf").fan_in_norm and not plain.with_scheme("emf").fan_in_norm
+    assert Architecture("imf", ((4, 3), (5, 3)), (6, 4), fan_in_norm=np.bool_(True)).fan_in_norm is True
+
+
+def test_fan_in_normalised_dmf_forward_by_hand(xp, rng):
+    """M_l = (1/k_l)(sum of the weighted inputs) + b^s_l, with k_1 = 2 and k_2 = k_3 = 3."""
+    arch = Architecture("dmf", ((4, 3, 2), (5, 3, 2)), (6, 5, 4), n_classes=3, fan_in_norm=True)
+    p = init_params(arch, rng, xp=xp, dtype=np.float64)
+    p = {k: v + 0.3 if k.startswith("b") else v for k, v in p.items()}  # biases outside the 1/k_l
+    x, y = _data(arch, xp, rng)
+    fw = forward(p, [x, y], arch, pre_activations=True)
+    M1 = (x @ p["W^{x->s}_1"].T + y @ p["W^{y->s}_1"].T) / 2 + p["b^s_1"]
+    hx2 = sigmoid(x @ p["W^x_1"].T + p["b^x_2"])  # modality layers (Eq. 4) are untouched
+    hy2 = sigmoid(y @ p["W^y_1"].T + p["b^y_2"])
+    M2 = (hx2 @ p["W^{x->s}_2"].T + hy2 @ p["W^{y->s}_2"].T + sigmoid(M1) @ p["W^s_1"].T) / 3 + p["b^s_2"]
+    for got, want in ((fw.pre["s_1"], M1), (fw.pre["s_2"], M2), (fw.s[2], sigmoid(M2)), (fw.h[(1, 2)], hy2)):
+        assert np.allclose(backend.to_host(got), backend.to_host(want), rtol=1e-12, atol=1e-14)
+    # the same weights without the option give other pre-activations
+    plain = forward(p, [x, y], dataclasses.replace(arch, fan_in_norm=False))
+    assert not np.allclose(backend.to_host(plain.s[1]), backend.to_host(fw.s[1]))
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_fan_in_normalised_forward_keeps_float32(scheme, xp, rng):
+    arch = small_architecture(scheme, 3, 3, fan_in_norm=True)
+    p32 = init_params(arch, np.random.default_rng(0), xp=xp, dtype=np.float32)
+    p64 = {k: v.astype(np.float64) for k, v in p32.items()}
+    xs64 = _data(arch, xp, rng, n=7)
+    f32, f64 = forward(p32, [x.astype(np.float32) for x in xs64], arch), forward(p64, xs64, arch)
+    assert f32.logits.dtype == np.float32 and all(s.dtype == np.float32 for s in f32.s.values())
+    assert np.allclose(backend.to_host(f32.logits), backend.to_host(f64.logits), rtol=1e-4, atol=1e-5)
 
 
 # --- bad input ------------------------------------------------------------------------------
