@@ -132,4 +132,51 @@ def test_e5_interventions_set_the_registered_stds(tmp_path, monkeypatch):
         down_all = stats(st["dmf-A-down-all"])
         assert down_all["s_2"]["pre_std"] == pytest.approx(stats(st["dmf-B"])["s_2"]["pre_std"], rel=0.01)
         assert down_all["s_3"]["pre_std"] == pytest.approx(imf, rel=0.01) and dmf_b > 0
-    assert "E5-P H5a:" in (tmp_path / "r2" / "run.log").read_text()
+    assert "e5 pretrained: inconclusive" in (tmp_path / "r2" / "run.log").read_text()  # 2 epochs: no lag to read
+
+
+def test_exact_tests_match_scipy_and_the_near_tie_rule_picks_dmf_b():
+    stats = pytest.importorskip("scipy.stats")
+    from dmf_np.experiments import study_e8 as E8
+
+    rng = np.random.default_rng(3)
+    for n in (5, 9, 15):
+        d = rng.normal(-0.3, 1, n)  # no ties: scipy's exact test is the same test
+        assert R.wilcoxon_exact(d)["p"] == pytest.approx(stats.wilcoxon(d, method="exact").pvalue, abs=1e-12)
+    assert R.mcnemar_exact(30, 12) == pytest.approx(stats.binomtest(12, 42, 0.5).pvalue, abs=1e-12)
+    assert R.wilcoxon_exact([0, 0])["p"] == 1.0
+    # ties in |d| get mid-ranks: ranks of |-1|, |1|, |2| are 1.5, 1.5, 3
+    assert R.wilcoxon_exact([-1, 1, -2])["W"] == -3.0
+    cmp = R.paired_comparison([1.0, 2.0], [1.5, 2.5], [np.array([1, 1, 0], bool)] * 2, [np.array([1, 0, 0], bool)] * 2)
+    assert (cmp["b"], cmp["c"], cmp["margin_images"], cmp["margin_per_run"]) == (2, 0, 2, 1.0)
+    choice = E8.dmf_star2()  # the registered choice over round 1's committed E1 units
+    assert choice["chosen"] == "B" and choice["means"]["B"] == pytest.approx(2.266, abs=5e-4)
+    assert choice["t"]["B'"] == pytest.approx(2.6, abs=0.05) and choice["tied"] == ["B"]
+
+
+def test_edge_tuning_extends_the_grid_until_the_best_rate_is_inside():
+    scores = {0.03: 2.0, 0.1: 1.0, 0.3: 1.2, 1.0: 1.5, 3.0: None}  # 3 diverged
+    # 0.3 wins the grid at its low edge: 0.1 is added and wins, so 0.03 is added and loses
+    assert R.edge_tuning(scores.get, (0.3, 1.0, 3.0), (0.03, 0.1, 0.3, 1.0, 3.0)) == ([0.03, 0.1, 0.3, 1.0, 3.0], 0.1)
+    assert R.edge_tuning(lambda lr: ..., (0.3, 1.0), (0.1, 0.3, 1.0)) == ([0.3, 1.0], None)
+    up = {0.3: 3.0, 1.0: 2.0, 3.0: 1.0, 10.0: 1.5}
+    assert R.edge_tuning(up.get, (0.3, 1.0, 3.0), (0.03, 0.1, 0.3, 1.0, 3.0, 10.0), upward=True)[1] == 3.0
+
+
+@pytest.mark.slow  # E8 (c2, c3) and E9 at the tiny preset on 3 seeds: about 10 s
+def test_e8_and_e9_run_at_the_tiny_preset(tmp_path, monkeypatch):
+    from dmf_np.experiments import study_e8 as E8
+    from dmf_np.experiments import study_round2 as R2
+
+    ctx = E.context(fake_digits(), tmp_path, E.Options(TINY))
+    RunDir(tmp_path).start({"test": True})
+    try:
+        c2 = run_plan(E8.plan("c2", TINY, seeds=(0, 1, 2), variant="B"), ctx, **QUIET)
+        out = E8.summary(c2, "c2", TINY, seeds=(0, 1, 2), variant="B")
+        cmp = out["comparisons"]["70"]["imf"]
+        assert len(cmp["diffs"]) == 3 and out["verdict"] in {"supported", "not supported", "reversed"}
+        e9 = run_plan(R2.experiment("e9", "all", TINY)[0], ctx, **QUIET)
+        star = R2.dmf_star3(e9, TINY)
+        assert star["chosen"] in ("A", "B", "B'") and star["rate"] > 0
+    finally:
+        RunDir(tmp_path).release()

@@ -19,7 +19,7 @@ from .options import Parser, UsageError, check_writable_dir, positive_int, sched
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_ROUND = ("e1", "e2", "e3", "e4")
-SECOND_ROUND = {"e5": ("pretrained",)}   # experiment -> its parts (docs/protocol_round2.md, "Commands")
+SECOND_ROUND = ("e5", "e8", "e9")        # their parts: dmf_np.experiments.study_round2.PARTS
 ROUND2_DIR = "runs/study-r2"             # one directory: a unit several experiments need runs once
 
 
@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "ablation (C1a, C2); e2: no pretraining (C1b, C1c); e3: modality dropout (C3); e4: Wiki "
                            "protocols (C4); report: figures/study.json and the verdicts from the finished units.")
     p.add_argument("experiment", choices=(*FIRST_ROUND, *SECOND_ROUND, "report"))
-    p.add_argument("--part", default=None, help="second round: the part of the experiment to run (e5: pretrained)")
+    p.add_argument("--part", default=None,
+                   help="second round: the part of the experiment (e5: pretrained; e8: c2 or c3; default the first)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="paper",
                    help="data sizes and fine-tuning of the MNIST experiments (registered: paper; tiny for smoke "
                         "runs); for e4 the Wiki preset (paper or quick)")
@@ -115,11 +116,12 @@ def report(args) -> int:
 def run_round2(args) -> int:
     """A second-round experiment (docs/protocol_round2.md) into the round's one run directory."""
     from ..experiments import mnist as E  # noqa: PLC0415
-    from ..experiments import study_e5  # noqa: PLC0415
+    from ..experiments import study_round2  # noqa: PLC0415
     from ..experiments.rundir import RunDir  # noqa: PLC0415
     from ..experiments.runner import run_plan  # noqa: PLC0415
+    from ..experiments.mnist import read_plan  # noqa: PLC0415
 
-    parts = SECOND_ROUND[args.experiment]
+    parts = study_round2.PARTS[args.experiment]
     part = args.part or parts[0]
     if part not in parts:
         raise UsageError(f"argument --part: {args.experiment} has the parts {', '.join(parts)}, not {part!r}")
@@ -131,9 +133,12 @@ def run_round2(args) -> int:
              units_blas_threads=1 if args.jobs > 1 or args.scheduler else None)
     try:
         ctx = E.context(mnist, out, E.Options(preset))
-        done = run_plan(study_e5.plan(preset), ctx, jobs=args.jobs, scheduler=args.scheduler, log=rd.log)
-        result = study_e5.h5a(done, preset)
-        rd.log(f"E5-P H5a: {result['verdict']}")
+        inputs = read_plan(study_round2.experiment("e9", "all", preset)[0], ctx, log=lambda _m: None)
+        plan, summary = study_round2.experiment(args.experiment, part, preset, inputs)
+        done = run_plan(plan, ctx, jobs=args.jobs, scheduler=args.scheduler, log=rd.log)
+        result = summary(done)
+        verdicts = result["verdict"] if "verdict" in result else {v: r["verdict"] for v, r in result.items()}
+        rd.log(f"{args.experiment} {part}: {verdicts}")
     finally:
         rd.release()
     return 0

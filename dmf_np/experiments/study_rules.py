@@ -80,3 +80,111 @@ def curve(result) -> dict:
         return {"train_loss": [math.inf] * 10, "epoch_cpu_seconds": [math.inf] * 10}
     h = result["history"]
     return {"train_loss": h["train_loss"], "epoch_cpu_seconds": h["epoch_cpu_seconds"]}
+
+
+# --- E8: paired tests on per-seed error and per-image correctness -----------------------------------
+
+def wilcoxon_exact(d) -> dict:
+    """Exact two-sided Wilcoxon signed-rank test on paired differences ``d``: zeros dropped, ties in |d|
+    given mid-ranks, $W = \\sum \\mathrm{sign}(d_s)\\,\\mathrm{rank}_s$, p the share of all $2^{n'}$ sign
+    vectors with $|W| \\ge |W_{obs}|$ (p = 1 when nothing is left). Also the rank-biserial
+    $r = (R_- - R_+)/(R_- + R_+)$, positive when the negative differences (the first model better) dominate."""
+    d = np.asarray(d, float)
+    d = d[d != 0]
+    if d.size == 0:
+        return {"n": 0, "W": 0.0, "p": 1.0, "rank_biserial": 0.0}
+    ranks = _midranks(np.abs(d))
+    w = float(np.sum(np.sign(d) * ranks))
+    signs = 1 - 2 * ((np.arange(2 ** d.size)[:, None] >> np.arange(d.size)) & 1)   # every sign vector
+    p = float(np.mean(np.abs(signs @ ranks) >= abs(w) - 1e-9))
+    neg, pos = ranks[d < 0].sum(), ranks[d > 0].sum()
+    return {"n": int(d.size), "W": w, "p": p, "rank_biserial": float((neg - pos) / (neg + pos))}
+
+
+def _midranks(values) -> np.ndarray:
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(values.size)
+    ranks[order] = np.arange(1, values.size + 1)
+    for v in np.unique(values):
+        tied = values == v
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Exact McNemar: $p = \\min(1, 2 P[\\mathrm{Bin}(b+c, 1/2) \\le \\min(b, c)])$."""
+    n, k = int(b + c), int(min(b, c))
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    return float(min(1.0, 2 * tail))
+
+
+def paired_comparison(err_a, err_b, correct_a, correct_b) -> dict:
+    """A (DMF) against B (a comparator) over paired seeds: per-seed error differences (pp) with the
+    Wilcoxon test and a bootstrap CI of the mean; pooled per-image correctness with McNemar (b: images
+    A gets right and B wrong; c: the reverse), the margin in images b - c (pooled and per run, each with
+    a bootstrap CI over seeds) and the odds ratio b/c. ``correct_*``: per seed, boolean arrays."""
+    d = np.asarray(err_a, float) - np.asarray(err_b, float)
+    bs = np.array([int(np.sum(a & ~b)) for a, b in zip(correct_a, correct_b)])
+    cs = np.array([int(np.sum(~a & b)) for a, b in zip(correct_a, correct_b)])
+    b, c = int(bs.sum()), int(cs.sum())
+    return {"mean_diff": float(d.mean()), "mean_diff_ci95": bootstrap_ci(d), "diffs": d.tolist(),
+            "wilcoxon": wilcoxon_exact(d), "b": b, "c": c, "mcnemar_p": mcnemar_exact(b, c),
+            "margin_images": b - c, "margin_ci95": bootstrap_ci(bs - cs, np.sum),
+            "margin_per_run": (b - c) / d.size, "margin_per_run_ci95": bootstrap_ci(bs - cs),
+            "odds_ratio": (b / c) if c else math.inf}
+
+
+def ahead(cmp: dict, alpha: float = 0.05) -> bool:
+    """A ahead of B: Wilcoxon p < alpha with a negative mean difference, and McNemar p < alpha with b > c."""
+    return (cmp["wilcoxon"]["p"] < alpha and cmp["mean_diff"] < 0
+            and cmp["mcnemar_p"] < alpha and cmp["b"] > cmp["c"])
+
+
+def behind(cmp: dict) -> bool:
+    """B ahead of A, the mirror at alpha 0.025 (Bonferroni: "some comparator" has two chances)."""
+    mirrored = {**cmp, "mean_diff": -cmp["mean_diff"], "b": cmp["c"], "c": cmp["b"]}
+    return ahead(mirrored, alpha=0.025)
+
+
+def near_tie_choice(errors: dict, order=("A", "B", "B'", "C")) -> dict:
+    """The pre-registered choice of a DMF variant: the lowest mean validation error wins, but a variant
+    whose paired difference from it has |t| < 1 is tied with it, and among the tied the first of
+    ``order`` is chosen. ``errors``: {variant: per-run errors, paired across variants}."""
+    means = {v: float(np.mean(e)) for v, e in errors.items()}
+    best = min(means, key=means.get)
+    t = {}
+    for v, e in errors.items():
+        d = np.asarray(e, float) - np.asarray(errors[best], float)
+        sd = d.std(ddof=1) if d.size > 1 else 0.0
+        t[v] = 0.0 if v == best else (math.inf if sd == 0 else float(d.mean() / (sd / math.sqrt(d.size))))
+    tied = [v for v in order if v in errors and abs(t[v]) < 1]
+    return {"chosen": tied[0], "best": best, "means": means, "t": t, "tied": tied}
+
+
+def edge_tuning(score, grid, edge_grid, upward: bool = False) -> tuple:
+    """Round 1's tuning with its edge rule, as a plan step: (rates to run so far, chosen rate or None).
+
+    ``score(lr)``: the finished unit's validation error, None if it diverged, or ``...`` (Ellipsis) if it
+    has not finished. While the best rate is the smallest of the grid, the next smaller rate of
+    ``edge_grid`` is added (and with ``upward``, the next larger while it is the largest: the rule for
+    models new in round 2); the lowest validation error wins, ties to the smaller rate.
+    """
+    rates = sorted(grid)
+    while True:
+        scores = {lr: score(lr) for lr in rates}
+        if any(v is ... for v in scores.values()):
+            return rates, None
+        ok = [(v, lr) for lr, v in scores.items() if v is not None]
+        if not ok:
+            return rates, None
+        best = min(ok)[1]
+        lower = [r for r in edge_grid if r < best] if best == rates[0] else []
+        upper = [r for r in edge_grid if r > best] if upward and best == rates[-1] else []
+        if lower:
+            rates = sorted(rates + [max(lower)])
+        elif upper:
+            rates = sorted(rates + [min(upper)])
+        else:
+            return rates, best

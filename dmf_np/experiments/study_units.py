@@ -30,6 +30,7 @@ from ..train import fit_classifier, predict
 from .mnist import CONDITIONS, MnistHalves, derived_seed, evaluate
 from .runner import Context, Unit, unit_dir
 from .study import VARIANTS, layer_statistics, lsuv_init, path_statistics, pretrain_variant
+from .study_e3 import E3Plan, dropout_epochs, validation_draw
 
 SCRATCH = ("glorot4", "glorot1", "lsuv")
 PAPER_HIDDEN, PAPER_SHARED = (512, 128), (512, 256, 64)
@@ -244,6 +245,44 @@ class Train(Unit):
         return {"history": history, "final": final, "paths_before": paths_before, "n_params": arch.n_params()}
 
 
+@dataclass(frozen=True)
+class DropoutTrain(Train):
+    """U3: fine-tune a clean pretrained Start on modality-dropout draws (E3's unit, :mod:`.study_e3`):
+    each epoch a fresh draw of {both halves, left zeroed, right zeroed} x right-half damage levels;
+    validation under one fixed draw; at the end, test error and per-image correctness under both input
+    conditions at every test damage level."""
+
+    train_levels: tuple = (0, 30, 50, 70)
+    test_levels: tuple = (0, 30, 50, 70)
+    val_draw_seed: int = 0
+
+    @property
+    def path(self) -> tuple:
+        return ("dropout",) + super().path[1:]
+
+    def run(self, ctx: Context, unit_dir_, inputs) -> dict:
+        s, plan = self.start, E3Plan(train_levels=self.train_levels,
+                                     test_levels=self.test_levels, val_draw_seed=self.val_draw_seed)
+        arch, data = s.net.architecture(), MnistHalves(ctx.data, s.data, backend.get_xp("numpy"))
+        train = data.split("train", "pixels", 0, s.seed)       # clean: the draws damage it per epoch
+        val = validation_draw(data.split("val", "pixels", 0, s.seed), plan)
+        params, timer = dict(load_start(ctx, s)), {}
+        history = fit_classifier(
+            params, arch, train.xs(), train.labels, epochs=self.epochs, batch_size=self.batch_size,
+            optimizer=SGD(self.lr, self.momentum, self.weight_decay), seed=derived_seed(s.seed, "finetune"),
+            lr_decay=self.lr_decay, eval_fn=lambda prm: {"val_error": evaluate(prm, val, arch)},
+            checkpoint=unit_dir_ / "finetune.npz", checkpoint_tag=ctx.fingerprint(self), show_progress=False,
+            epoch_inputs=dropout_epochs(train, s.seed, plan, timer))
+        test, correct = {c: {} for c in CONDITIONS}, {c: {} for c in CONDITIONS}
+        for level in self.test_levels:
+            split = data.split("test", "pixels", level, s.seed)   # E1's test masks of this seed and level
+            for c in CONDITIONS:
+                test[c][str(level)] = evaluate(params, split, arch, c)
+                correct[c][str(level)] = correctness(params, split, arch, c)
+        return {"history": history, "final": {"val_error": history["val_error"][-1], "test": test,
+                                              "correct": correct}, "seconds": {"draws": timer.get("draws", 0.0)}}
+
+
 def correctness(params, split, arch, condition: str) -> str:
     """Per test image, 1 if the network's class is right: packed bits, base64 (10,000 images: 1.7 kB)."""
     right = backend.to_host(predict(params, split.xs(condition), arch)) == backend.to_host(split.labels)
@@ -255,5 +294,5 @@ def unpack_correct(text: str, n: int) -> np.ndarray:
     return np.unpackbits(np.frombuffer(base64.b64decode(text), dtype=np.uint8))[:n].astype(bool)
 
 
-__all__ = ["Data", "Net", "Start", "Train", "rescale_shared", "divide_fan_in", "feeding", "correctness",
+__all__ = ["Data", "Net", "Start", "Train", "DropoutTrain", "rescale_shared", "divide_fan_in", "feeding", "correctness",
            "unpack_correct", "load_start"]
