@@ -301,10 +301,20 @@ PAGE_REPORT = """async () => {
     const raw = /\\$(?![A-Z][A-Z0-9_]+\\b)|\\\\[()\\[\\]]|\\\\[A-Za-z]{2,}|[\\^_]\\{/;
     if (raw.test(t)) loose.push(t.trim().slice(0, 120));
   }
-  // a formula MathJax could not typeset shows as an error box (mjx-merror) holding its message
-  const texErrors = [...document.querySelectorAll('mjx-merror')]
-      .map(e => (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 200) + ' in: ' +
-                (e.closest('mjx-container')?.parentElement?.textContent || '').slice(0, 120));
+  // a formula MathJax could not typeset: an error box (merror, holding the message), or an undefined
+  // macro, which MathJax's noundefined package shows as red text (an mtext with mathcolor red)
+  const texErrors = [];
+  if (window.MathJax && MathJax.startup && MathJax.startup.document) {
+    for (const item of MathJax.startup.document.math) {
+      let found = null;
+      item.root.walkTree(node => {
+        if (found) return;
+        if (node.isKind('merror')) found = node.attributes.get('data-mjx-error') || 'TeX error';
+        else if (node.isKind('mtext') && node.attributes.get('mathcolor') === 'red') found = 'undefined macro';
+      });
+      if (found) texErrors.push(found + ' in: ' + item.math.slice(0, 120));
+    }
+  }
   const errors = [...document.querySelectorAll('.output.traceback, .output.stderr')]
       .map(e => e.innerText.slice(0, 300));
   const tracebacks = [...document.querySelectorAll('.cell_output')].map(e => e.innerText)
