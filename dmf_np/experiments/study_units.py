@@ -65,6 +65,23 @@ class Net:
 
 
 @dataclass(frozen=True)
+class FanInNet(Net):
+    """The same network with fan-in-normalised shared layers (``Architecture(fan_in_norm=True)``: each
+    shared layer's summed input divided by the number k_l of weight blocks feeding it). A subclass,
+    not a field of :class:`Net`, so that the plain networks' fingerprints stay what they were."""
+
+    def architecture(self) -> Architecture:
+        return replace(super().architecture(), fan_in_norm=True)
+
+    @property
+    def name(self) -> str:
+        return super().name + "-fn"
+
+    def plain(self) -> Net:
+        return Net(self.scheme, self.hidden, self.shared)
+
+
+@dataclass(frozen=True)
 class Start(Unit):
     """A network before fine-tuning (see the module docstring)."""
 
@@ -93,7 +110,12 @@ class Start(Unit):
     def needs(self) -> tuple:
         if self.adjust:  # an intervention starts from the plain start's weights (pretrained once, shared)
             return (self.base(),) + tuple(a[2] for a in self.adjust if a[0] == "rescale")
+        if isinstance(self.net, FanInNet) and self.recipe in VARIANTS:
+            return (self.plain_net(),)  # FN copies the plain network's RBM weights in unchanged
         return (self.imf(),) if self.recipe == "B'" else ()
+
+    def plain_net(self) -> "Start":
+        return replace(self, net=self.net.plain())
 
     def cost(self) -> float:
         return self.net.architecture().n_params() * (self.cd.epochs if self.cd and not self.adjust else 0.1)
@@ -113,6 +135,8 @@ class Start(Unit):
         t0, report = time.process_time(), {}
         if self.adjust:
             params = load_start(ctx, self.base())
+        elif isinstance(self.net, FanInNet) and self.recipe in VARIANTS:
+            params = load_start(ctx, self.plain_net())
         elif self.recipe in VARIANTS:
             imf = load_start(ctx, self.imf()) if self.recipe == "B'" else None
             report["history"] = pretrain_variant(self.recipe, params, arch, train.xs(), self.cd,
@@ -294,5 +318,5 @@ def unpack_correct(text: str, n: int) -> np.ndarray:
     return np.unpackbits(np.frombuffer(base64.b64decode(text), dtype=np.uint8))[:n].astype(bool)
 
 
-__all__ = ["Data", "Net", "Start", "Train", "DropoutTrain", "rescale_shared", "divide_fan_in", "feeding", "correctness",
+__all__ = ["Data", "Net", "FanInNet", "Start", "Train", "DropoutTrain", "rescale_shared", "divide_fan_in", "feeding", "correctness",
            "unpack_correct", "load_start"]
