@@ -180,3 +180,45 @@ def test_e8_and_e9_run_at_the_tiny_preset(tmp_path, monkeypatch):
         assert star["chosen"] in ("A", "B", "B'") and star["rate"] > 0
     finally:
         RunDir(tmp_path).release()
+
+
+def fake_result(losses, val, diverged=None):
+    from dmf_np.experiments.runner import Result
+
+    values = {} if diverged else {"history": {"train_loss": list(losses), "epoch_cpu_seconds": [1.0] * len(losses)},
+                                  "final": {"val_error": val}}
+    return Result(("x",), "f", values, diverged)
+
+
+def test_e7_grid_grows_at_an_edge_and_the_readings_judge_every_rate():
+    from dmf_np.experiments import study_e7 as E7
+
+    paper = E.PRESETS["paper"]
+    done = {}
+
+    def fill(rates, init="lsuv", depth=5):
+        for lr in rates:
+            for m in E7.MODELS:
+                for s in E7.SEEDS:
+                    # DMF leaves the plateau in epoch 1, IMF in epoch 3; the best rate is 0.07 for everyone
+                    first = 1 if m == "dmf" else 3
+                    losses = [2.3] * (first - 1) + [1.5, 0.9, 0.4, 0.2, 0.1, 0.05, 0.04, 0.03, 0.02, 0.01][:11 - first]
+                    done[E7.u2(E7.net(m, depth), init, s, lr, paper)] = fake_result(losses[:10], abs(lr - 0.07) + 1)
+
+    fill(E7.GRIDS["lsuv"])
+    g = E7.grid("lsuv", 5, done, paper)
+    assert g["best"] is None and g["rates"] == [0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 0.07]  # 0.1 won at the edge
+    fill([0.07])
+    assert E7.grid("lsuv", 5, done, paper)["rates"][-1] == 0.05  # 0.07 won at the new edge: one more
+    fill([0.05])
+    g = E7.grid("lsuv", 5, done, paper)
+    assert g["best"] == {"emf": 0.07, "imf": 0.07, "dmf": 0.07} and not g["at_edge"]
+    r = E7.readings("lsuv", 5, done, paper)
+    assert r["own"]["PL"] == "supported" and r["own"]["C1b"] == "supported"
+    assert set(r["common"]) == {str(lr) for lr in g["rates"]} and r["trainable"] == g["rates"]
+    # the mirror: IMF first and lower
+    assert E7.plateau([fake_result([2.3, 2.3, 0.9] + [0.5] * 7, 1)] * 5, [fake_result([1.5, 0.9] + [0.4] * 8, 1)] * 5) \
+        == "reversed"
+    assert R.several_readings(["supported", "supported"]) == "supported"
+    assert R.several_readings(["supported", "inconclusive"]) == "inconclusive"
+    assert R.several_readings(["supported", "reversed"]) == "not supported"

@@ -188,3 +188,17 @@ def edge_tuning(score, grid, edge_grid, upward: bool = False) -> tuple:
             rates = sorted(rates + [min(upper)])
         else:
             return rates, best
+
+
+def several_readings(verdicts) -> str:
+    """A statement judged in several readings: supported (reversed) if so in every reading; inconclusive
+    if some reading is inconclusive and the others all agree; not supported otherwise."""
+    verdicts = list(verdicts)
+    if not verdicts:
+        return "inconclusive"
+    firm = {v for v in verdicts if v != "inconclusive"}
+    if len(firm) == 1 and len(verdicts) == sum(v in firm for v in verdicts):
+        return firm.pop()
+    if len(firm) <= 1:
+        return "inconclusive"
+    return "not supported"
