@@ -318,5 +318,5 @@ def unpack_correct(text: str, n: int) -> np.ndarray:
     return np.unpackbits(np.frombuffer(base64.b64decode(text), dtype=np.uint8))[:n].astype(bool)
 
 
-__all__ = ["Data", "Net", "FanInNet", "Start", "Train", "DropoutTrain", "rescale_shared", "divide_fan_in", "feeding", "correctness",
-           "unpack_correct", "load_start"]
+__all__ = ["Data", "Net", "FanInNet", "Start", "Train", "DropoutTrain", "rescale_shared", "divide_fan_in", "feeding",
+           "correctness", "unpack_correct", "load_start"]
