@@ -30,8 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "protocols (C4); report: figures/study.json and the verdicts from the finished units.")
     p.add_argument("experiment", choices=(*FIRST_ROUND, *SECOND_ROUND, "report"))
     p.add_argument("--part", default=None,
-                   help="second round: the part of the experiment (e5: pretrained; e7: lsuv or gains; e8: c2 or c3; "
-                        "default the first)")
+                   help="second round: the part of the experiment (e5: pretrained or scratch; e7: lsuv or gains; "
+                        "e8: c2 or c3; default the first)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="paper",
                    help="data sizes and fine-tuning of the MNIST experiments (registered: paper; tiny for smoke "
                         "runs); for e4 the Wiki preset (paper or quick)")

@@ -5,8 +5,9 @@ Every model is a U1 unit (CD pretraining, then the paper preset's fine-tuning) a
 0-4, rate 1, started from the same seed's pretrained networks with one intervention each:
 DMF-A and IMF as they are; DMF-A with its top shared layer (or every shared layer) rescaled to IMF's
 (DMF-B's for the lower ones) pre-activation std; IMF's top pushed up to DMF-A's; DMF-A with the
-shared layers' inputs divided by their fan-in k_l; DMF-B as a reference. The fan-in-normalised
-architectures (DMF-FN, IMF-FN) of H5b need the engine's FN layers and are not part of this file yet.
+shared layers' inputs divided by their fan-in k_l; DMF-B as a reference. H5b's fan-in-normalised
+architectures (DMF-FN, IMF-FN: pretrained A weights copied in) are tuned as new models, and part
+'scratch' (E5-N) runs IMF, DMF, their FN forms and the widened IMF without pretraining, all tuned.
 """
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ import numpy as np
 
 from .mnist import PRESETS
 from .study import cd_config
-from .study_rules import bootstrap_ci, curve, lag, needed
-from .study_units import Data, Net, Start, Train
+from .study_rules import bootstrap_ci, curve, edge_tuning, faster, lag, needed
+from .study_units import Data, FanInNet, Net, Start, Train
 
 SEEDS = tuple(range(5))
 RATE, FALLBACK = 1.0, 0.3     # E1's rate; the rate every seed reruns at if one diverges at 1
+GRID, LADDER = (0.3, 1.0, 3.0), (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)   # new models: tuned, edges both ways
+IMF_WIDE = ((1006, 252), (1006, 503, 126))   # docs/protocol_round2.md, "Capacity-matched sizes"
 
 
 def starts(seed: int, preset=PRESETS["paper"]) -> dict:
@@ -36,6 +39,35 @@ def starts(seed: int, preset=PRESETS["paper"]) -> dict:
             "dmf-A-over-k": Start(dmf, "A", seed, data, 0, cd, adjust=(("divide_fan_in",),))}
 
 
+def tuned_starts(part: str, seed: int, preset=PRESETS["paper"]) -> dict:
+    """The models E5 tunes: with pretraining ('pretrained': DMF-FN, IMF-FN) or without ('scratch')."""
+    data, cd = Data(preset.n_train, preset.n_val, preset.n_test), cd_config(preset)
+    h, sh = preset.modality_hidden, preset.shared_sizes
+    if part == "pretrained":
+        return {m + "-FN": Start(FanInNet(m, h, sh), "A", seed, data, 0, cd) for m in ("dmf", "imf")}
+    nets = {"imf-N": Net("imf", h, sh), "dmf-N": Net("dmf", h, sh), "dmf-FN-N": FanInNet("dmf", h, sh),
+            "imf-FN-N": FanInNet("imf", h, sh), "imf-wide-N": Net("imf", *IMF_WIDE)}
+    return {m: Start(n, "glorot4", seed, data, 0, None) for m, n in nets.items()}
+
+
+def tuned_rate(part: str, model: str, done: dict, preset) -> tuple:
+    """(rates tried, chosen rate or None): seed 0, grid {0.3, 1, 3}, extended down and up the ladder."""
+    def score(lr):
+        r = done.get(train(tuned_starts(part, SEEDS[0], preset)[model], lr, preset))
+        return ... if r is None else (None if r.diverged else r["final"]["val_error"])
+    return edge_tuning(score, GRID, LADDER, upward=True)
+
+
+def tuned_units(part: str, done: dict, preset) -> list:
+    out = []
+    for m in tuned_starts(part, 0, preset):
+        rates, chosen = tuned_rate(part, m, done, preset)
+        out += [train(tuned_starts(part, SEEDS[0], preset)[m], lr, preset) for lr in rates]
+        if chosen is not None:
+            out += [train(tuned_starts(part, s, preset)[m], chosen, preset) for s in SEEDS[1:]]
+    return out
+
+
 def train(start: Start, lr: float, preset=PRESETS["paper"]) -> Train:
     """U1's fine-tuning of a start at rate ``lr`` (the paper preset's epochs, momentum and decay)."""
     return Train(start, lr, epochs=preset.finetune_epochs, momentum=preset.momentum, lr_decay=preset.lr_decay,
@@ -50,15 +82,45 @@ def model_rate(model: str, done: dict, preset) -> float | None:
     return RATE if all(r is not None for r in first) else None
 
 
-def plan(preset=PRESETS["paper"]):
-    """E5-P for :func:`.runner.run_plan`: every model at rate 1 on every seed (and 0.3 where one diverged)."""
+def plan(preset=PRESETS["paper"], part: str = "pretrained"):
+    """E5 for :func:`.runner.run_plan`. 'pretrained' (E5-P): every intervention at rate 1 on every seed
+    (and 0.3 where one diverged), then the tuned FN models; 'scratch' (E5-N): the tuned models only."""
     def units(done: dict) -> list:
-        out = [train(starts(s, preset)[m], RATE, preset) for s in SEEDS for m in starts(0, preset)]
-        for m in starts(0, preset):
-            if model_rate(m, done, preset) == FALLBACK:
-                out += [train(starts(s, preset)[m], FALLBACK, preset) for s in SEEDS]
-        return out
+        out = []
+        if part == "pretrained":
+            out = [train(starts(s, preset)[m], RATE, preset) for s in SEEDS for m in starts(0, preset)]
+            for m in starts(0, preset):
+                if model_rate(m, done, preset) == FALLBACK:
+                    out += [train(starts(s, preset)[m], FALLBACK, preset) for s in SEEDS]
+        return out + tuned_units(part, done, preset)
     return units
+
+
+def tuned_runs(part: str, model: str, done: dict, preset) -> list | None:
+    """A tuned model's final units in seed order, or None until all have finished."""
+    _, lr = tuned_rate(part, model, done, preset)
+    rs = [done.get(train(tuned_starts(part, s, preset)[model], lr, preset)) for s in SEEDS] if lr else [None]
+    return None if any(r is None for r in rs) else rs
+
+
+def h5b(dmf_fn, comparators: dict) -> dict:
+    """H5b ("the fix makes DMF faster than IMF"): DMF-FN faster (curve-ahead in epochs in >= 4 of 5
+    seeds) than every comparator; reversed if any comparator is faster than DMF-FN. Beside it, the same
+    in CPU seconds. ``comparators``: {name: runs or None (not run yet: inconclusive)}."""
+    if dmf_fn is None or any(c is None for c in comparators.values()):
+        return {"verdict": "inconclusive", "why": "a model or comparator has not finished"}
+    d = [curve(r) for r in dmf_fn]
+    rows = {name: {"dmf_faster": faster(d, [curve(r) for r in runs]),
+                   "comparator_faster": faster([curve(r) for r in runs], d),
+                   "dmf_faster_seconds": faster(d, [curve(r) for r in runs], seconds=True)["holds"]}
+            for name, runs in comparators.items()}
+    if all(r["dmf_faster"]["holds"] for r in rows.values()):
+        verdict = "supported"
+    elif any(r["comparator_faster"]["holds"] for r in rows.values()):
+        verdict = "reversed"
+    else:
+        verdict = "not supported"
+    return {"verdict": verdict, "against": rows}
 
 
 def runs(done: dict, model: str, preset) -> list:
@@ -101,3 +163,15 @@ def h5a_rule(lag_a, lag_down_all, lag_up, lag_down_top) -> dict:
 
 def _median_ci(values) -> dict:
     return {"median": float(np.median(values)), "ci95": bootstrap_ci(values, np.median), "values": list(values)}
+
+
+def summary(done: dict, preset=PRESETS["paper"], imf_wide=None) -> dict:
+    """H5a, H5b-P and H5b-N from the finished units; ``imf_wide``: E6-E1's IMF-wide runs at 0% (seeds 0-4),
+    H5b-P's third comparator (None until E6 has run: H5b-P is then inconclusive)."""
+    imf = runs(done, "imf", preset)
+    scratch = {m: tuned_runs("scratch", m, done, preset) for m in tuned_starts("scratch", 0, preset)}
+    return {"H5a": h5a(done, preset),
+            "H5b-P": h5b(tuned_runs("pretrained", "dmf-FN", done, preset),
+                         {"imf": None if None in imf else imf, "imf-wide": imf_wide,
+                          "imf-FN": tuned_runs("pretrained", "imf-FN", done, preset)}),
+            "H5b-N": h5b(scratch["dmf-FN-N"], {m: scratch[m] for m in ("imf-N", "imf-FN-N", "imf-wide-N")})}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from . import study_e5, study_e7, study_e8, study_e9
 from .study_rules import near_tie_choice
 
-PARTS = {"e5": ("pretrained",), "e7": ("lsuv", "gains"), "e8": ("c2", "c3"), "e9": ("all",)}
+PARTS = {"e5": ("pretrained", "scratch"), "e7": ("lsuv", "gains"), "e8": ("c2", "c3"), "e9": ("all",)}
 
 
 def dmf_star3(done: dict, preset) -> dict:
@@ -28,7 +28,8 @@ def dmf_star3(done: dict, preset) -> dict:
 def experiment(name: str, part: str, preset, done_so_far: dict | None = None):
     """(plan, summary(done) -> dict) of one part; raises ValueError when a part's input is missing."""
     if name == "e5":
-        return study_e5.plan(preset), lambda done: study_e5.h5a(done, preset)
+        return study_e5.plan(preset, part), lambda done: {"verdict": {k: v["verdict"] for k, v in
+                                                                      study_e5.summary(done, preset).items()}}
     if name == "e7":
         return study_e7.plan(part, preset), lambda done: study_e7.summary(done, preset)
     if name == "e9":
