@@ -132,7 +132,7 @@ def test_e5_interventions_set_the_registered_stds(tmp_path, monkeypatch):
         down_all = stats(st["dmf-A-down-all"])
         assert down_all["s_2"]["pre_std"] == pytest.approx(stats(st["dmf-B"])["s_2"]["pre_std"], rel=0.01)
         assert down_all["s_3"]["pre_std"] == pytest.approx(imf, rel=0.01) and dmf_b > 0
-    assert "e5 pretrained: inconclusive" in (tmp_path / "r2" / "run.log").read_text()  # 2 epochs: no lag to read
+    assert "e5 pretrained: {'H5a': 'inconclusive'" in (tmp_path / "r2" / "run.log").read_text()  # 2 epochs: no lag
 
 
 def test_exact_tests_match_scipy_and_the_near_tie_rule_picks_dmf_b():
