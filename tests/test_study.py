@@ -11,6 +11,7 @@ from dmf_np.data.damage import DamageSpec
 from dmf_np.data.synthetic import fake_digits
 from dmf_np.experiments import mnist as E
 from dmf_np.experiments import study as S
+from dmf_np.experiments import study_round1 as R1
 from dmf_np.fusion import forward, init_params
 from dmf_np.learning_paths import loss_and_learning_paths
 from dmf_np.pretrain import CDConfig, pretrain_fusion, rbm_schedule, train_rbm
@@ -222,13 +223,19 @@ def test_e1_rule_counts_paired_seeds():
 
 
 def test_rate_choice_and_edge_rule():
-    assert S.choose_rate({0.3: 2.0, 1.0: 1.5, 3.0: None}) == 1.0
-    assert S.choose_rate({0.3: 1.5, 1.0: 1.5}) == 0.3            # ties: the smaller rate
-    assert S.choose_rate({0.3: None}) is None
+    from dmf_np.errors import DivergenceError
+    from dmf_np.experiments.runner import choose_rate
+    from dmf_np.experiments.study_rules import edge_tuning
+
+    assert choose_rate({0.3: 2.0, 1.0: 1.5, 3.0: None}) == 1.0
+    assert choose_rate({0.3: 1.5, 1.0: 1.5}) == 0.3            # ties: the smaller rate
+    with pytest.raises(DivergenceError, match="every learning rate"):
+        choose_rate({0.3: None})
     edge = (0.03, 0.1, 0.3, 1.0, 3.0)
-    assert S.next_smaller_rate([0.3, 1.0, 3.0], 0.3, edge) == 0.1
-    assert S.next_smaller_rate([0.3, 1.0, 3.0], 1.0, edge) is None
-    assert S.next_smaller_rate([0.3, 1.0, 3.0, 0.1, 0.03], 0.03, edge) is None
+    scores = {0.1: 2.0, 0.3: 1.0, 1.0: 2.0, 3.0: 3.0}
+    assert edge_tuning(scores.get, (0.3, 1.0, 3.0), edge) == ([0.1, 0.3, 1.0, 3.0], 0.3)
+    assert edge_tuning({0.3: 2.0, 1.0: 1.0, 3.0: 3.0}.get, (0.3, 1.0, 3.0), edge) == ([0.3, 1.0, 3.0], 1.0)
+    assert edge_tuning({0.03: 1.0, 0.1: 2.0, 0.3: 3.0}.get, (0.3,), edge) == ([0.03, 0.1, 0.3], 0.03)  # at the edge
 
 
 def test_e1_plan_checks():
@@ -245,7 +252,7 @@ def e1_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("e1")
     plan = S.E1Plan(preset=PRESET, levels=(0, 50), seeds=(0, 1), models=("imf", "dmf-A", "dmf-B'"),
                     lr_grid=(0.1,), edge_grid=(0.03, 0.1), stats_rows=100, path_rows=50)
-    return out, plan, S.run_e1(fake_digits(), out, plan, log=lambda _m: None)
+    return out, plan, R1.run_e1(fake_digits(), out, plan, log=lambda _m: None)
 
 
 def test_e1_run_tunes_with_the_edge_rule_and_summarises(e1_run):
@@ -285,7 +292,7 @@ def test_e1_units_are_reproduce_units_and_b_prime_starts_as_imf(e1_run):
 @pytest.mark.slow
 def test_e1_on_two_processes_gives_the_serial_summary(e1_run, tmp_path):
     out, plan, serial = e1_run
-    parallel = S.run_e1(fake_digits(), tmp_path / "e1-jobs2", plan, jobs=2, log=lambda _m: None)
+    parallel = R1.run_e1(fake_digits(), tmp_path / "e1-jobs2", plan, jobs=2, log=lambda _m: None)
     assert parallel == serial
 
 

@@ -10,6 +10,7 @@ import pytest
 from dmf_np.data.synthetic import fake_digits
 from dmf_np.experiments import mnist as E
 from dmf_np.experiments import study_e2 as S2
+from dmf_np.experiments import study_round1 as R1
 from markdown_tables import numbers, tables
 
 INF = math.inf
@@ -70,7 +71,7 @@ TINY = S2.E2Plan(preset=E.PRESETS["tiny"], depths=(2, 3), seeds=(0, 1), lr_grid=
 def e2_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("e2")
     mnist = fake_digits()
-    return out, mnist, S2.run_e2(mnist, out, TINY)
+    return out, mnist, R1.run_e2(mnist, out, TINY)
 
 
 def test_e2_run_fixes_choices_before_other_seeds_and_summarises(e2_run):
@@ -136,11 +137,18 @@ def test_e2_resumes_without_training_again(e2_run):
     out, mnist, summary = e2_run
     unit = out / "units" / "L2" / "imf" / "seed0" / "lr1-m0.5" / "result.json"
     stamp = unit.stat().st_mtime_ns
-    again = S2.run_e2(mnist, out, TINY)
+    again = R1.run_e2(mnist, out, TINY)
     assert unit.stat().st_mtime_ns == stamp
     assert json.dumps(again, sort_keys=True) == json.dumps(summary, sort_keys=True)
     # the same unit computed again gives the same numbers (seconds aside)
-    redo = S2.e2_unit(out / "again", mnist, TINY, 2, "imf", 0, 1.0, 0.5)
+    from dmf_np.experiments.rundir import RunDir
+    from dmf_np.experiments.runner import run_plan
+
+    again_unit = R1.e2_unit(TINY, 2, "imf", 0, 1.0, 0.5)
+    RunDir(out / "again").start({"again": True})
+    redo = run_plan(lambda done: [again_unit], E.context(mnist, out / "again", E.Options(TINY.preset)),
+                    log=lambda _m: None)[again_unit]
+    RunDir(out / "again").release()
     first = json.loads(unit.read_text())
     assert np.array_equal(redo["history"]["train_loss"], first["history"]["train_loss"])
 

@@ -9,6 +9,8 @@ import pytest
 from dmf_np.data.synthetic import fake_digits
 from dmf_np.experiments import mnist as E
 from dmf_np.experiments import study_e3 as S3
+from dmf_np.experiments import study_round1 as R1
+from dmf_np.experiments import study_units as U
 from dmf_np.experiments.rundir import RunDir
 from dmf_np.fusion import init_params
 from dmf_np.optim import SGD
@@ -167,7 +169,7 @@ def e3_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("e3")
     plan = S3.E3Plan(preset=PRESET, seeds=(0, 1), lr_grid=(0.1,), edge_grid=(0.03, 0.1), stats_rows=100)
     seen = []
-    real = S3.fit_classifier
+    real = U.fit_classifier
 
     def recording(params, arch, xs, labels, **kw):
         for e in range(kw["epochs"]):
@@ -176,10 +178,10 @@ def e3_run(tmp_path_factory):
         return real(params, arch, xs, labels, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(S3, "fit_classifier", recording)
-        summary = S3.run_e3(fake_digits(), out, plan, log=lambda _m: None)
+        mp.setattr(U, "fit_classifier", recording)
+        summary = R1.run_e3(fake_digits(), out, plan, log=lambda _m: None)
         calls = len(seen)
-        again = S3.run_e3(fake_digits(), out, plan, log=lambda _m: None)
+        again = R1.run_e3(fake_digits(), out, plan, log=lambda _m: None)
     return out, plan, summary, seen, calls, again
 
 
@@ -214,7 +216,7 @@ def test_e3_run_tunes_summarises_and_resumes(e3_run):
     rd = RunDir(out)
     r = rd.result("dropout", "imf", "seed1", f"lr{summary['tuning']['chosen_lr']['imf']:g}")
     assert r["final"]["test"]["right"]["0"] == summary["models"]["imf"]["right"]["0"]["values"][1]
-    assert (out / "units" / "d0" / "dmf-A" / "seed1" / "pretrained.npz").is_file()
+    assert (out / "units" / "start" / "d0" / "dmf-32x16-32x16x8" / "A" / "seed1" / "start.npz").is_file()
 
 
 def test_e3_markdown_tables_show_the_summary(e3_run):

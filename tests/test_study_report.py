@@ -12,6 +12,7 @@ from dmf_np.experiments import mnist as E
 from dmf_np.experiments import study as S
 from dmf_np.experiments import study_e2 as S2
 from dmf_np.experiments import study_e3 as S3
+from dmf_np.experiments import study_round1 as R1
 from markdown_tables import numbers, tables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,12 +31,12 @@ def test_report_writes_study_json_verdicts_and_figures(tmp_path, capsys):
     mnist, tiny = fake_digits(), E.PRESETS["tiny"]
     e1 = S.E1Plan(preset=tiny, levels=(0, 50), seeds=(0, 1), lr_grid=(0.1,), edge_grid=(0.1,), stats_rows=100,
                   path_rows=50)
-    S.run_e1(mnist, tmp_path / "study-e1", e1, log=lambda _m: None)
+    R1.run_e1(mnist, tmp_path / "study-e1", e1, log=lambda _m: None)
     e2 = S2.E2Plan(preset=tiny, depths=(3,), seeds=(0, 1), lr_grid=(0.5,), momenta=(0.9,), epochs=2, init_rows=100,
                    path_rows=50, sizes=((3, (32, 16), (32, 16, 8)),))
-    S2.run_e2(mnist, tmp_path / "study-e2", e2, log=lambda _m: None)
+    R1.run_e2(mnist, tmp_path / "study-e2", e2, log=lambda _m: None)
     e3 = S3.E3Plan(preset=tiny, seeds=(0, 1), lr_grid=(0.1,), edge_grid=(0.1,), stats_rows=100)
-    S3.run_e3(mnist, tmp_path / "study-e3", e3, log=lambda _m: None)
+    R1.run_e3(mnist, tmp_path / "study-e3", e3, log=lambda _m: None)
 
     figures = tmp_path / "figures"
     code = main(["study", "report", "--runs", str(tmp_path), "--json", str(tmp_path / "study.json"),

@@ -42,10 +42,13 @@ def run(units, out):
 
 
 @pytest.mark.slow  # a tiny first-round E1 and the same units again: about 5 s
-def test_train_units_repeat_round_one_e1_units_bit_for_bit(tmp_path):
+def test_round_two_units_repeat_round_one_units_bit_for_bit(tmp_path):
+    """Round 2's units (per-epoch layer statistics on) against round 1's E1 units (off): the same numbers."""
+    from dmf_np.experiments import study_round1 as R1
+
     plan = S.E1Plan(preset=TINY, levels=(0,), seeds=(0,), models=("imf", "dmf-A", "dmf-B'"), lr_grid=(0.1,),
                     edge_grid=(0.1,), stats_rows=100, path_rows=50)
-    S.run_e1(fake_digits(), tmp_path / "e1", plan, **QUIET)
+    R1.run_e1(fake_digits(), tmp_path / "e1", plan, **QUIET)
     units = {m: tiny_train(tiny_start(scheme, variant)) for m, (scheme, variant) in
              (("imf", ("imf", "A")), ("dmf-A", ("dmf", "A")), ("dmf-B'", ("dmf", "B'")))}
     done = run(list(units.values()), tmp_path / "r2")

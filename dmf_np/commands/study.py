@@ -65,7 +65,7 @@ def plan_for(experiment: str, preset_name: str):
 
 
 def run_experiment(args) -> int:
-    from ..experiments import study, study_e2, study_e3, study_e4  # noqa: PLC0415
+    from ..experiments import study_e4, study_round1  # noqa: PLC0415
 
     plan = plan_for(args.experiment, args.preset)
     out = check_writable_dir(args.out or f"runs/study-{args.experiment}", "--out")
@@ -75,7 +75,7 @@ def run_experiment(args) -> int:
         summary = study_e4.run_e4(args.wiki_dir, out, plan)
         print(f"E4: {summary['match']['text']}; {summary['c4']['text']}")
         return 0
-    runner = {"e1": study.run_e1, "e2": study_e2.run_e2, "e3": study_e3.run_e3}[args.experiment]
+    runner = {"e1": study_round1.run_e1, "e2": study_round1.run_e2, "e3": study_round1.run_e3}[args.experiment]
     mnist = load_mnist(args.mnist_dir, args.mnist_source, args.cache, args.download)
     runner(mnist, out, plan, jobs=args.jobs, scheduler=args.scheduler)
     print(f"{args.experiment} finished in {out}; `python -m dmf_np study report --runs {out.parent}` reads it")

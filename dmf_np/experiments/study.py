@@ -24,23 +24,17 @@ Uses only the public functions of :mod:`dmf_np.pretrain`, :mod:`dmf_np.fusion` a
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from .. import backend
 from ..backprop import cross_modal_cuts
-from ..errors import DivergenceError
-from ..fusion import Architecture, forward, init_params
-from ..io import load_checkpoint, save_checkpoint
+from ..fusion import Architecture, forward
 from ..learning_paths import loss_and_learning_paths
-from ..optim import SGD
 from ..pretrain import CDConfig, pretrain_fusion
-from ..train import fit_classifier
-from .mnist import CONDITIONS, PRESETS, MnistHalves, derived_seed, evaluate
-from .parallel import make_executor, wait_all
-from .rundir import RunDir
+from .mnist import PRESETS
+from .runner import cell
 
 VARIANTS = ("A", "B", "B'", "C")
 SATURATION = 4.0  # |M| > 4: f'(M) < 0.018, under 7% of f'(0) = 0.25
@@ -275,168 +269,6 @@ def cd_config(preset) -> CDConfig:
                     momentum=preset.pretrain_momentum, weight_decay=preset.pretrain_weight_decay, k=preset.cd_k)
 
 
-def _e1_unit_dir(level: int, model: str, seed: int) -> tuple:
-    return (f"d{level}", model, f"seed{seed}")
-
-
-def e1_pretrained(rd, data, plan: E1Plan, level: int, model: str, seed: int):
-    """(params, layer statistics) of an E1 unit after its pretraining variant (computed once, then read).
-
-    The initial weights and CD seeds are :mod:`.mnist`'s, so EMF, IMF and DMF-A are the networks of
-    ``reproduce table1`` with the same seed and data, bit for bit.
-    """
-    scheme, variant = E1_MODELS[model]
-    arch = plan.preset.architecture(scheme)
-    params = init_params(arch, np.random.default_rng(derived_seed(seed, "init")), xp=data.xp)
-    path = rd.unit(*_e1_unit_dir(level, model, seed)) / "pretrained.npz"
-    if path.is_file():
-        arrays, meta = load_checkpoint(path, data.xp)
-        return {k: arrays[k] for k in params}, meta["layer_stats"]
-    train = data.split("train", plan.kind, level, seed)
-    imf = e1_pretrained(rd, data, plan, level, "imf", seed)[0] if variant == "B'" else None
-    t0 = time.time()
-    history = pretrain_variant(variant, params, arch, train.xs(), cd_config(plan.preset),
-                               seed=derived_seed(seed, "pretrain"), imf_params=imf)
-    stats = layer_statistics(params, [x[:plan.stats_rows] for x in train.xs()], arch)
-    save_checkpoint(path, params, {"history": history, "layer_stats": stats, "seconds": time.time() - t0})
-    rd.log(f"E1 pretrained d{level}/{model}/seed{seed} in {time.time() - t0:.0f}s", echo=False)
-    return params, stats
-
-
-def e1_unit(out, mnist, plan: E1Plan, level: int, model: str, seed: int, lr: float, tuning: bool = False) -> dict:
-    """One E1 unit: pretraining variant, layer statistics, fine-tuning with the learning paths logged
-    after every epoch on a fixed batch; its result.json (read back if done)."""
-    rd = RunDir(out)
-    parts = _e1_unit_dir(level, model, seed) + (f"lr{lr:g}",)
-    done = rd.result(*parts)
-    if done is not None:
-        return done
-    p = plan.preset
-    data = MnistHalves(mnist, p, backend.get_xp("numpy"))
-    train, val, test = (data.split(name, plan.kind, level, seed) for name in ("train", "val", "test"))
-    arch = p.architecture(E1_MODELS[model][0])
-    params, stats = e1_pretrained(rd, data, plan, level, model, seed)
-    fixed = ([x[:plan.path_rows] for x in train.xs()], train.labels[:plan.path_rows])
-    paths_before = path_statistics(params, *fixed, arch)
-
-    def per_epoch(prm):
-        return {"val_error": evaluate(prm, val, arch), "test_error": evaluate(prm, test, arch),
-                "paths": path_statistics(prm, *fixed, arch)}
-
-    t0 = time.time()
-    history, diverged = fit_or_record_divergence(rd, parts, lr, tuning, lambda: fit_classifier(
-        params, arch, train.xs(), train.labels, epochs=p.finetune_epochs, batch_size=p.batch_size,
-        optimizer=SGD(lr, p.momentum, p.weight_decay), seed=derived_seed(seed, "finetune"), lr_decay=p.lr_decay,
-        eval_fn=per_epoch, checkpoint=rd.unit(*parts) / "finetune.npz", show_progress=False))
-    if diverged is not None:
-        return diverged
-    result = {"unit": list(parts), "lr": lr, "history": history, "layer_stats": stats, "paths_before": paths_before,
-              "final": {"val_error": history["val_error"][-1],
-                        "test": {c: evaluate(params, test, arch, c) for c in CONDITIONS}},
-              "seconds": {"finetune": time.time() - t0}}
-    rd.save_result(parts, result)
-    rd.log(f"E1 {'/'.join(parts)}: train loss {history['train_loss'][-1]:.4f}, val {history['val_error'][-1]:.2f}%",
-           echo=False)
-    return result
-
-
-def fit_or_record_divergence(rd, parts, lr: float, tuning: bool, fit) -> tuple:
-    """Run ``fit()`` (a fine-tuning returning its history): (history, None). If it diverges, a tuning
-    unit records that as its result (a rate that diverges simply loses the tuning) and returns (None,
-    that result); a final unit raises the :class:`DivergenceError`."""
-    try:
-        return fit(), None
-    except DivergenceError as exc:
-        if not tuning:
-            raise
-        result = {"unit": list(parts), "lr": lr, "diverged": str(exc)}
-        rd.save_result(parts, result)
-        return None, result
-
-
-def choose_rate(scores: dict):
-    """The rate with the lowest validation error ({rate: error or None if diverged}); ties go to the
-    smaller rate; None if every rate diverged."""
-    ok = sorted((err, lr) for lr, err in scores.items() if err is not None)
-    return ok[0][1] if ok else None
-
-
-def next_smaller_rate(grid, best, edge_grid):
-    """The edge rule: the rate to add when ``best`` is the smallest of ``grid`` (else None)."""
-    if best is None or best != min(grid):
-        return None
-    smaller = [r for r in edge_grid if r < best]
-    return max(smaller) if smaller else None
-
-
-def start_run(out, protocol: dict, jobs: int, scheduler, log) -> tuple:
-    """Open (or resume) a study's run directory under ``protocol``; returns (RunDir, its absolute path as
-    a string, for the units, and the log function). Parallel units run with one BLAS thread each, and
-    config.json says so."""
-    rd = RunDir(out)
-    parallel = jobs != 1 or scheduler is not None
-    rd.start(protocol, units_blas_threads=1 if parallel else None)
-    return rd, str(rd.path.resolve()), log or rd.log
-
-
-def run_e1(mnist, out, plan: E1Plan = E1Plan(), jobs: int = 1, scheduler: str | None = None, log=None) -> dict:
-    """Run (or resume) E1 in run directory ``out``: pretraining, tuning with the edge rule, then every
-    (level, model, seed) at the model's chosen rate; returns :func:`e1_summary`. Units go through
-    :mod:`.parallel` (in this process when jobs=1 and no scheduler)."""
-    rd, out, log = start_run(out, plan.protocol(), jobs, scheduler, log)
-    seed0, grids = plan.seeds[0], {m: list(plan.lr_grid) for m in plan.models}
-    with make_executor(jobs, scheduler, inline=True) as ex:
-        shared = ex.share(mnist)
-        # wave 1: every pretraining but B''s (a copy of IMF's, made when its unit runs)
-        wait_all(ex.submit(_e1_pretrain_task, out, shared, plan, level, model, seed)
-                 for level in plan.levels for seed in plan.seeds for model in plan.models
-                 if E1_MODELS[model][1] != "B'")
-        # wave 2: the tuning grid, growing by the edge rule until no model's best rate is at its low edge
-        chosen = tune_with_edge_rule(lambda m, lr: ex.submit(e1_unit, out, shared, plan, 0, m, seed0, lr, True),
-                                     grids, plan.edge_grid, "E1")
-        log(f"E1 rates chosen on validation: {chosen} (grids {grids})")
-        # wave 3: the final units
-        wait_all(ex.submit(e1_unit, out, shared, plan, level, m, seed, chosen[m], False)
-                 for level in plan.levels for seed in plan.seeds for m in plan.models)
-    summary = e1_summary(rd, plan, chosen, grids)
-    rd.write_metrics(summary, "e1.json")
-    return summary
-
-
-def tune_with_edge_rule(submit, grids: dict, edge_grid, name: str) -> dict:
-    """The tuning wave of E1 and E3 (docs/claims.md, "Equal tuning budget"): every model's grid on seed
-    0, then, while a model's best rate is the smallest of its grid, the next smaller rate of
-    ``edge_grid`` for that model. submit(model, lr) -> a future of the unit's result; ``grids``
-    ({model: [rates]}) grows in place. Returns {model: chosen rate}.
-    """
-    chosen, todo = {}, list(grids)
-    while todo:
-        results = wait_all(submit(m, lr) for m in todo for lr in grids[m])
-        it = iter(results)
-        scores = {m: {lr: _val(next(it)) for lr in grids[m]} for m in todo}
-        still = []
-        for m in todo:
-            best = choose_rate(scores[m])
-            if best is None:
-                raise DivergenceError(f"{name} {m}: every rate of {grids[m]} diverged")
-            extra = next_smaller_rate(grids[m], best, edge_grid)
-            if extra is None:
-                chosen[m] = best
-            else:
-                grids[m].append(extra)
-                still.append(m)
-        todo = still
-    return chosen
-
-
-def _e1_pretrain_task(out, mnist, plan: E1Plan, level: int, model: str, seed: int) -> None:
-    e1_pretrained(RunDir(out), MnistHalves(mnist, plan.preset, backend.get_xp("numpy")), plan, level, model, seed)
-
-
-def _val(result):
-    return None if "final" not in result else result["final"]["val_error"]
-
-
 def e1_rule(dmf_losses, imf_losses, dmf_errors, imf_errors, epochs: int = 10, need: int = 4) -> dict:
     """docs/claims.md's E1 rule at one damage level, over paired seeds.
 
@@ -466,7 +298,7 @@ def e1_summary(rd, plan: E1Plan, chosen: dict, grids: dict) -> dict:
     runs = {}
     for m in plan.models:
         for level in plan.levels:
-            rs = [rd.result(*_e1_unit_dir(level, m, s), f"lr{chosen[m]:g}") for s in plan.seeds]
+            rs = [rd.result(f"d{level}", m, f"seed{s}", f"lr{chosen[m]:g}") for s in plan.seeds]
             rs = [r for r in rs if r is not None and "final" in r]
             runs[(m, level)] = rs
             if not rs:
@@ -477,7 +309,7 @@ def e1_summary(rd, plan: E1Plan, chosen: dict, grids: dict) -> dict:
             layers = rs[0]["layer_stats"]
             out["models"].setdefault(m, {})[str(level)] = {
                 "train_loss": {"mean": loss.mean(axis=0).tolist(), "seeds": len(rs)},
-                "test_error": _cell(err), "right_only": _cell(right),
+                "test_error": cell(err), "right_only": cell(right),
                 "layer_stats": {name: {k: float(np.mean([r["layer_stats"][name][k] for r in rs])) for k in v}
                                 for name, v in layers.items()}}
     for m in plan.models:
@@ -493,13 +325,5 @@ def e1_summary(rd, plan: E1Plan, chosen: dict, grids: dict) -> dict:
     return out
 
 
-def _cell(values) -> dict:
-    v = np.asarray(values, float)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0, "seeds": int(v.size),
-            "values": v.tolist()}
-
-
-__all__ = ["VARIANTS", "pretrain_variant", "modality_only", "scaled_config",
-           "dmf_from_imf", "layer_statistics", "path_statistics", "path_dynamics", "lsuv_init", "E1_MODELS",
-           "E1Plan", "e1_unit", "e1_pretrained", "run_e1", "e1_rule", "e1_summary", "choose_rate",
-           "next_smaller_rate", "tune_with_edge_rule", "start_run", "fit_or_record_divergence"]
+__all__ = ["VARIANTS", "pretrain_variant", "modality_only", "scaled_config", "dmf_from_imf", "layer_statistics",
+           "path_statistics", "path_dynamics", "lsuv_init", "E1_MODELS", "E1Plan", "cd_config", "e1_rule", "e1_summary"]

@@ -20,20 +20,15 @@ C1b (epochs) and C1c (seconds).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .. import backend
-from ..errors import DivergenceError
-from ..fusion import Architecture, init_params
-from ..optim import SGD
-from ..train import fit_classifier
-from .mnist import PRESETS, MnistHalves, Preset, derived_seed, evaluate
-from .parallel import make_executor, wait_all
+from ..fusion import Architecture
+from .mnist import PRESETS, Preset
 from .rundir import RunDir
-from .study import _cell, lsuv_init, path_dynamics, path_statistics, start_run
+from .runner import cell
+from .study import path_dynamics
 
 # (hidden sizes of each half above its 392 pixels, shared sizes) per depth L
 DEPTHS = {3: ((512, 128), (512, 256, 64)),
@@ -98,53 +93,6 @@ def _unit_dir(depth: int, model: str, seed: int, lr: float, momentum: float) -> 
     return (f"L{depth}", model, f"seed{seed}", f"lr{lr:g}-m{momentum:g}")
 
 
-def e2_unit(out, mnist, plan: E2Plan, depth: int, model: str, seed: int, lr: float, momentum: float) -> dict:
-    """One E2 unit: LSUV initialisation, then ``plan.epochs`` of SGD at a constant rate with the learning
-    paths logged after every epoch; its result.json (read back if done). A diverged unit is recorded
-    (``"diverged"``), not raised: the grid's large rates may diverge."""
-    rd = RunDir(out)
-    parts = _unit_dir(depth, model, seed, lr, momentum)
-    done = rd.result(*parts)
-    if done is not None:
-        return done
-    p = plan.preset
-    data = MnistHalves(mnist, p, backend.get_xp("numpy"))
-    train, val, test = (data.split(name, "pixels", 0, seed) for name in ("train", "val", "test"))
-    arch = plan.architecture(model, depth)
-    params = init_params(arch, np.random.default_rng(derived_seed(seed, "init")), xp=data.xp)
-    init_report = lsuv_init(params, [x[:plan.init_rows] for x in train.xs()], arch)
-    fixed = ([x[:plan.path_rows] for x in train.xs()], train.labels[:plan.path_rows])
-    paths_before = path_statistics(params, *fixed, arch)
-    clock = {"wall": time.perf_counter(), "cpu": time.process_time()}
-
-    def per_epoch(prm):
-        # the seconds of training in this epoch, from the end of the last evaluation to this one: wall
-        # clock, and this process's CPU time, which other work on a shared machine does not inflate
-        record = {"epoch_seconds": time.perf_counter() - clock["wall"],
-                  "epoch_cpu_seconds": time.process_time() - clock["cpu"]}
-        record.update(val_error=evaluate(prm, val, arch), test_error=evaluate(prm, test, arch),
-                      paths=path_statistics(prm, *fixed, arch))
-        clock.update(wall=time.perf_counter(), cpu=time.process_time())
-        return record
-
-    try:
-        history = fit_classifier(params, arch, train.xs(), train.labels, epochs=plan.epochs,
-                                 batch_size=p.batch_size, optimizer=SGD(lr, momentum, 0.0),
-                                 seed=derived_seed(seed, "finetune"), lr_decay=1.0, eval_fn=per_epoch,
-                                 checkpoint=rd.unit(*parts) / "finetune.npz", show_progress=False)
-    except DivergenceError as exc:
-        result = {"unit": list(parts), "lr": lr, "momentum": momentum, "diverged": str(exc)}
-        rd.save_result(parts, result)
-        return result
-    result = {"unit": list(parts), "lr": lr, "momentum": momentum, "history": history,
-              "lsuv": {k: list(v) for k, v in init_report.items()}, "paths_before": paths_before,
-              "final": {"val_error": history["val_error"][-1], "train_loss": history["train_loss"][-1]}}
-    rd.save_result(parts, result)
-    rd.log(f"E2 {'/'.join(parts)}: train loss {history['train_loss'][-1]:.4f}, val {history['val_error'][-1]:.2f}%",
-           echo=False)
-    return result
-
-
 def best_setting(results: dict):
     """The (lr, momentum) with the lowest last-epoch validation error among {setting: result}; ties go to
     the earlier setting of the grid; None if every setting diverged."""
@@ -198,25 +146,6 @@ def verdict(rules: list, need_seeds: int = 3) -> str:
     if all(r["imf_ahead"] for r in rules):
         return "reversed"
     return "not supported"
-
-
-def run_e2(mnist, out, plan: E2Plan = E2Plan(), jobs: int = 1, scheduler: str | None = None, log=None) -> dict:
-    """Run (or resume) E2 in run directory ``out``; returns :func:`e2_summary` (also ``e2.json``)."""
-    rd, out, log = start_run(out, plan.protocol(), jobs, scheduler, log)
-    seed0 = plan.seeds[0]
-    # the biggest units first, so that two workers finish together
-    order = sorted(((L, m) for L in plan.depths for m in plan.models), key=lambda u: (-u[0], u[1] != "dmf"))
-    with make_executor(jobs, scheduler, inline=True) as ex:
-        shared = ex.share(mnist)
-        grid = [(L, m, s) for L, m in order for s in plan.settings()]
-        wait_all(ex.submit(e2_unit, out, shared, plan, L, m, seed0, *s) for L, m, s in grid)
-        best = fixed_choices(rd, plan)
-        log(f"E2 best settings (seed {seed0}, validation): {best['best']}; common losses {best['common_loss']}")
-        wait_all(ex.submit(e2_unit, out, shared, plan, L, m, seed, *best["best"][str(L)][m])
-                 for L, m in order for seed in plan.seeds[1:] if best["best"][str(L)][m] is not None)
-    summary = e2_summary(rd, plan)
-    rd.write_metrics(summary, "e2.json")
-    return summary
 
 
 def fixed_choices(rd: RunDir, plan: E2Plan) -> dict:
@@ -279,8 +208,8 @@ def e2_summary(rd: RunDir, plan: E2Plan) -> dict:
                 # C1c's seconds: the unit's own CPU time (wall time on a shared machine beside it)
                 "seconds_to_common": [seconds_to(v, s, target) for v, s in zip(loss, secs)],
                 "wall_seconds_to_common": [seconds_to(v, s, target) for v, s in zip(loss, wall)],
-                "final_loss": _cell(loss[:, -1]), "best_val_error": _cell(val.min(axis=1)),
-                "test_error": _cell(test[np.arange(len(rs)), at]),
+                "final_loss": cell(loss[:, -1]), "best_val_error": cell(val.min(axis=1)),
+                "test_error": cell(test[np.arange(len(rs)), at]),
                 "paths": path_dynamics(rs, layers=("h^x_2", f"h^x_{L}"))}
         d, i = depth["models"].get("dmf"), depth["models"].get("imf")
         if d and i and len(d["epochs_to_common"]) == len(i["epochs_to_common"]) == len(plan.seeds):
@@ -338,5 +267,5 @@ def e2_markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DEPTHS", "E2Plan", "plan_from_protocol", "e2_unit", "run_e2", "fixed_choices", "best_setting",
+__all__ = ["DEPTHS", "E2Plan", "plan_from_protocol", "fixed_choices", "best_setting",
            "epochs_to", "seconds_to", "e2_rule", "verdict", "e2_summary", "e2_markdown"]

@@ -30,12 +30,9 @@ import numpy as np
 
 from .. import backend
 from ..data.damage import KINDS, apply_mask, damage_mask
-from ..optim import SGD
-from ..train import fit_classifier
-from .mnist import CONDITIONS, PRESETS, MnistHalves, Split, derived_seed, evaluate
-from .parallel import make_executor, wait_all
-from .rundir import RunDir
-from .study import E1_MODELS, E1Plan, _cell, e1_pretrained, fit_or_record_divergence, start_run, tune_with_edge_rule
+from .mnist import CONDITIONS, PRESETS, Split
+from .runner import cell
+from .study import E1_MODELS, E1Plan
 
 # what modality dropout shows of an example: index 0, 1, 2 of a draw's "inputs"
 DROPOUT_INPUTS = ("both halves", "left zeroed", "right zeroed")
@@ -164,80 +161,8 @@ def _e3_unit_dir(model: str, seed: int, lr: float) -> tuple:
     return ("dropout", model, f"seed{seed}", f"lr{lr:g}")
 
 
-def e3_unit(out, mnist, plan: E3Plan, model: str, seed: int, lr: float, tuning: bool = False) -> dict:
-    """One E3 unit: E1's clean pretrained network of (model, seed), fine-tuned at rate ``lr`` with
-    modality dropout; its result.json (read back if done). A tuning unit that diverges records it;
-    a final unit raises :class:`~dmf_np.errors.DivergenceError`.
-
-    Result: {"unit", "lr", "history": {"train_loss": [epochs], "val_error": [epochs]}, "final":
-    {"val_error", "test": {"left+right" | "right": {"<level>": error %}}}, "seconds": {"finetune",
-    "draws"}, "layer_stats"}.
-    """
-    rd = RunDir(out)
-    parts = _e3_unit_dir(model, seed, lr)
-    done = rd.result(*parts)
-    if done is not None:
-        return done
-    p = plan.preset
-    data = MnistHalves(mnist, p, backend.get_xp("numpy"))
-    train = data.split("train", plan.kind, 0, seed)       # clean: the draws damage it per epoch
-    val = validation_draw(data.split("val", plan.kind, 0, seed), plan)
-    arch = p.architecture(E1_MODELS[model][0])
-    params, stats = e1_pretrained(rd, data, plan.e1_plan(), 0, model, seed)
-    timer = {}
-    t0 = time.time()
-    history, diverged = fit_or_record_divergence(rd, parts, lr, tuning, lambda: fit_classifier(
-        params, arch, train.xs(), train.labels, epochs=p.finetune_epochs, batch_size=p.batch_size,
-        optimizer=SGD(lr, p.momentum, p.weight_decay), seed=derived_seed(seed, "finetune"), lr_decay=p.lr_decay,
-        eval_fn=lambda prm: {"val_error": evaluate(prm, val, arch)}, checkpoint=rd.unit(*parts) / "finetune.npz",
-        show_progress=False, epoch_inputs=dropout_epochs(train, seed, plan, timer)))
-    if diverged is not None:
-        return diverged
-    seconds = time.time() - t0
-    test = {c: {} for c in CONDITIONS}
-    for level in plan.test_levels:
-        split = data.split("test", plan.kind, level, seed)   # E1's test masks of this seed and level
-        for c in CONDITIONS:
-            test[c][str(level)] = evaluate(params, split, arch, c)
-    result = {"unit": list(parts), "lr": lr, "history": history, "layer_stats": stats,
-              "final": {"val_error": history["val_error"][-1], "test": test},
-              "seconds": {"finetune": seconds, "draws": timer.get("draws", 0.0)}}
-    rd.save_result(parts, result)
-    rd.log(f"E3 {'/'.join(parts)}: train loss {history['train_loss'][-1]:.4f}, val {history['val_error'][-1]:.2f}%, "
-           f"right-only 0% {test['right']['0']:.2f}% ({seconds:.0f}s)", echo=False)
-    return result
-
-
-def _e3_pretrain_task(out, mnist, plan: E3Plan, model: str, seed: int) -> None:
-    e1_pretrained(RunDir(out), MnistHalves(mnist, plan.preset, backend.get_xp("numpy")), plan.e1_plan(), 0,
-                  model, seed)
-
-
 def _val(result):
     return None if result is None or "final" not in result else result["final"]["val_error"]
-
-
-def run_e3(mnist, out, plan: E3Plan = E3Plan(), jobs: int = 1, scheduler: str | None = None, log=None) -> dict:
-    """Run (or resume) E3 in run directory ``out``: pretraining (E1's clean networks), tuning on seed 0
-    with the edge rule, then every (model, seed) at the model's chosen rate; writes ``e3.json`` and
-    returns :func:`e3_summary`. Units go through :mod:`.parallel` (in this process when jobs=1)."""
-    rd, out, log = start_run(out, plan.protocol(), jobs, scheduler, log)
-    seed0, grids = plan.seeds[0], {m: list(plan.lr_grid) for m in plan.models}
-    with make_executor(jobs, scheduler, inline=True) as ex:
-        shared = ex.share(mnist)
-        # wave 1: every pretraining but B''s (a copy of IMF's, made when its unit runs)
-        wait_all(ex.submit(_e3_pretrain_task, out, shared, plan, model, seed)
-                 for seed in plan.seeds for model in plan.models if E1_MODELS[model][1] != "B'")
-        # wave 2: the tuning grid, growing by the edge rule until no model's best rate is at its low edge
-        chosen = tune_with_edge_rule(lambda m, lr: ex.submit(e3_unit, out, shared, plan, m, seed0, lr, True),
-                                     grids, plan.edge_grid, "E3")
-        log(f"E3 rates chosen on validation: {chosen} (grids {grids})")
-        # wave 3: the final units (seed 0's unit at the chosen rate is the tuning unit, read back)
-        wait_all(ex.submit(e3_unit, out, shared, plan, m, seed, chosen[m], False)
-                 for seed in plan.seeds for m in plan.models)
-    summary = e3_summary(rd, plan, chosen, grids)
-    rd.write_metrics(summary, "e3.json")
-    return summary
 
 
 # --- decision rules ------------------------------------------------------------------------------
@@ -319,7 +244,7 @@ def e3_summary(rd, plan: E3Plan, chosen: dict, grids: dict) -> dict:
     "seeds"}, "left+right": {"<level>": cell}, "right": {"<level>": cell}, "seconds": cell, "lr"}},
     "rule": {"<level>": :func:`e3_rule`} for ``plan.judged``, "ahead": {"<level>": :func:`ahead_counts`},
     "verdict": {"C3": ..., "model", ...}, "variants": the same rule and verdict for any other DMF model,
-    "tuning": {"chosen_lr", "grids", "val_error"}}; cell = study._cell (mean, std ddof 1, seeds, values).
+    "tuning": {"chosen_lr", "grids", "val_error"}}; cell = runner.cell (mean, std ddof 1, seeds, values).
     Finished units only; rules need every planned seed of both models."""
     val = {m: {f"{lr:g}": _val(rd.result(*_e3_unit_dir(m, plan.seeds[0], lr))) for lr in grids.get(m, [])}
            for m in plan.models}
@@ -335,8 +260,8 @@ def e3_summary(rd, plan: E3Plan, chosen: dict, grids: dict) -> dict:
             curves = np.array([r["history"][key] for r in results], float)
             entry[key] = {"mean": curves.mean(axis=0).tolist(), "seeds": len(results)}
         for c in CONDITIONS:
-            entry[c] = {str(lv): _cell([r["final"]["test"][c][str(lv)] for r in results]) for lv in plan.test_levels}
-        entry["seconds"] = _cell([r["seconds"]["finetune"] for r in results])
+            entry[c] = {str(lv): cell([r["final"]["test"][c][str(lv)] for r in results]) for lv in plan.test_levels}
+        entry["seconds"] = cell([r["seconds"]["finetune"] for r in results])
         out["models"][m] = entry
     rule_models = [plan.judged] + [m for m in plan.models if E1_MODELS[m][0] == "dmf" and m != plan.judged]
     for m in rule_models:
@@ -427,5 +352,5 @@ def e3_markdown(summary: dict) -> str:
 
 
 __all__ = ["DROPOUT_INPUTS", "E3Plan", "dropout_seed", "modality_dropout_inputs", "dropout_epochs",
-           "validation_draw", "e3_unit", "run_e3", "e3_rule", "c3_verdict", "ahead_counts", "e3_summary",
+           "validation_draw", "e3_rule", "c3_verdict", "ahead_counts", "e3_summary",
            "e3_markdown"]

@@ -1,7 +1,7 @@
 """The study's first round (docs/claims.md): figures/study.json, its verdicts and its figures.
 
-Reads the E1 run directory (``dmf_np.experiments.study.run_e1``; finished or not) and, when given, the
-E2, E3 and E4 run directories (``study_e2.run_e2``, ``study_e3.run_e3``, ``study_e4.run_e4``; the
+Reads the E1 run directory (``dmf_np.experiments.study_round1.run_e1``; finished or not) and, when given,
+the E2, E3 and E4 run directories (``study_round1.run_e2``, ``run_e3``, ``study_e4.run_e4``; the
 commands are in docs/claims.md), and writes
 
 * ``figures/study.json``: ``{"e1": {"<variant>": {"<damage>": {"<model>": {"train_loss": {"mean": [...],
@@ -32,7 +32,8 @@ from ..plots import draw_study_e2, draw_study_e3, draw_study_e4, draw_study_fig4
 from . import study_e2, study_e3, study_e4
 from .mnist import Preset
 from .rundir import RunDir
-from .study import E1Plan, choose_rate, e1_summary, next_smaller_rate, path_dynamics
+from .study import E1Plan, e1_summary, path_dynamics
+from .study_rules import edge_tuning
 
 VARIANTS = {"dmf-A": "A", "dmf-B": "B", "dmf-B'": "B'", "dmf-C": "C"}
 NEED = 4  # seeds of 5 that a rule asks for (docs/claims.md)
@@ -89,17 +90,13 @@ def interim_summary(run: Path, protocol: dict) -> dict:
                                                      for k, v in protocol["preset"].items()})})
     rd, chosen, grids = RunDir(run), {}, {}
     for model in plan.models:
-        grid = list(plan.lr_grid)
-        while True:
-            scores = {lr: rd.result(f"d{plan.levels[0]}", model, f"seed{plan.seeds[0]}", f"lr{lr:g}") for lr in grid}
-            if any(r is None for r in scores.values()):
-                break  # tuning still running
-            best = choose_rate({lr: r.get("final", {}).get("val_error") for lr, r in scores.items()})
-            extra = next_smaller_rate(grid, best, plan.edge_grid)
-            if extra is None:
-                chosen[model], grids[model] = best, grid
-                break
-            grid = grid + [extra]
+        def score(lr, model=model):
+            r = rd.result(f"d{plan.levels[0]}", model, f"seed{plan.seeds[0]}", f"lr{lr:g}")
+            return ... if r is None else r.get("final", {}).get("val_error")
+        rates, best = edge_tuning(score, plan.lr_grid, plan.edge_grid)
+        if best is not None:  # a model whose tuning is still running is left out
+            chosen[model] = best
+            grids[model] = [*plan.lr_grid, *sorted((r for r in rates if r not in plan.lr_grid), reverse=True)]
     plan = E1Plan(**{**plan.__dict__, "models": tuple(m for m in plan.models if m in chosen)})
     return e1_summary(rd, plan, chosen, grids)
 
@@ -167,7 +164,8 @@ def add_e3(study: dict, run: Path) -> None:
     """E3's summary (the finished run's ``e3.json``) and C3's verdict, into ``study``."""
     path = run / "e3.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: E3 has not finished; rerun run_e3 (it resumes) first")
+        raise FileNotFoundError(f"{path} not found: E3 has not finished; rerun `python -m dmf_np study e3` "
+                                f"(it resumes) first")
     e3 = json.loads(path.read_text())
     study["e3"] = e3
     study["verdicts"]["C3"] = e3["verdict"]["verdict"]
