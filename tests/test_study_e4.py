@@ -187,14 +187,13 @@ TINY = {"epochs": 1, "pretrain_epochs": 0, "net_grid": [{"preprocessing": "stand
         "cca_grid": [{"preprocessing": "standardise", "reg": r} for r in (0.1, 1.0)]}
 
 
-def test_run_e4_layout_wraps_run_table2_and_resumes(tmp_path, monkeypatch):
+def test_run_e4_layout_wraps_run_table2_and_resumes(tmp_path):
     from dmf_np.experiments import study_e4 as S
     from dmf_np.experiments.rundir import ConfigMismatch
 
     small = _small_wiki()
-    monkeypatch.setattr(W, "load_wiki", lambda *a, **k: small)
     plan = S.E4Plan(preset="quick", repeats=2, top_r=5, methods=("cca", "dmf"), overrides=TINY)
-    rep = S.run_e4("unused", tmp_path / "e4", plan, log=None)
+    rep = S.run_e4(small, tmp_path / "e4", plan, log=None)
     s = rep["summary"]
     assert list(s) == ["P0", "P0@5", "P1", "P1@5", "P3", "P3@5"]
     for key, res in s.items():
@@ -207,8 +206,8 @@ def test_run_e4_layout_wraps_run_table2_and_resumes(tmp_path, monkeypatch):
     assert (p1_unit["n_queries"], p1_unit["n_retrieval"], p1_unit["n_train"]) == (48, 48, 120)
     assert "cosine@5" in p1_unit["test_variants"]["single"]
     # P0 is run_table2's own protocol: the same numbers as a plain run_table2 call
-    plain = W.run_table2("unused", tmp_path / "plain", preset="quick", splits=2, methods=("cca", "dmf"),
-                         overrides=TINY, show_progress=False)
+    plain = W.run_table2(small, tmp_path / "plain", W.Options(W.with_overrides(W.PRESETS["quick"], TINY, splits=2),
+                                                                methods=("cca", "dmf"), show_progress=False))
     for t in ("i2t", "t2i"):
         assert [s["P0"][t][m]["values"] for m in ("cca", "dmf")] == \
                [plain["reconstruct"][t][m]["values"] for m in ("cca", "dmf")]
@@ -221,14 +220,14 @@ def test_run_e4_layout_wraps_run_table2_and_resumes(tmp_path, monkeypatch):
     units = sorted((tmp_path / "e4").glob("P*/units/**/result.json"))
     stamps = {p: p.stat().st_mtime_ns for p in units}
     (tmp_path / "e4" / "P1" / "units" / "split1" / "dmf" / "final0" / "result.json").unlink()
-    again = S.run_e4("unused", tmp_path / "e4", plan, log=None)
+    again = S.run_e4(small, tmp_path / "e4", plan, log=None)
     assert again["summary"] == s
     changed = [p.relative_to(tmp_path / "e4").parts[:5] for p in units if p.stat().st_mtime_ns != stamps[p]]
     assert changed == [("P1", "units", "split1", "dmf", "final0")]
     assert S.e4_summary(tmp_path / "e4") == s
     with pytest.raises(ConfigMismatch):
-        S.run_e4("unused", tmp_path / "e4", S.E4Plan(preset="quick", repeats=3, top_r=5, methods=("cca", "dmf"),
-                                                     overrides=TINY), log=None)
+        S.run_e4(small, tmp_path / "e4", S.E4Plan(preset="quick", repeats=3, top_r=5, methods=("cca", "dmf"),
+                                                   overrides=TINY), log=None)
     with pytest.raises(ValueError, match="unknown E4 protocol"):
         S.E4Plan(protocols=("P2",))
 

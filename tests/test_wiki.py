@@ -89,34 +89,69 @@ def _check_table2_markdown(md: str, metrics: dict, methods: tuple) -> list:
 def test_table2_pipeline_on_fake_full_size_data(tmp_path, monkeypatch):
     """The whole protocol end to end on random data of Wiki's shape: files, resume, JSON layout."""
     from dmf_np.experiments import wiki as W
+    from dmf_np.experiments.wiki_outputs import table2_json, table2_markdown
 
     data_dir = tmp_path / "wiki"
     data_dir.mkdir()
-    _fake_wiki(data_dir, 2173, 693)
+    data = load_wiki(_fake_wiki(data_dir, 2173, 693), verify_checksums=False)
     overrides = {"epochs": 1, "pretrain_epochs": 0,
                  "net_grid": [{"preprocessing": "minmax", "lr": 0.01}, {"preprocessing": "standardise", "lr": 0.002}],
                  "cca_grid": [{"preprocessing": "minmax", "reg": 0.1}, {"preprocessing": "standardise", "reg": 0.1}]}
-    kw = dict(preset="quick", splits=1, methods=("cca", "dmf"), overrides=overrides, verify_checksums=False,
-              show_progress=False)
-    m1 = W.run_table2(data_dir, tmp_path / "run", **kw)
+    opts = _options(overrides, methods=("cca", "dmf"))
+    m1 = W.run_table2(data, tmp_path / "run", opts)
     assert set(m1["reconstruct"]["i2t"]) == {"cca", "dmf"} and m1["reconstruct"]["i2t"]["dmf"]["splits"] == 1
     for task in ("i2t", "t2i"):  # random data: near chance (10 categories)
         assert 0.05 < m1["encode"][task]["cca"]["mean"] < 0.2
-    m2 = W.run_table2(data_dir, tmp_path / "run", **kw)  # resumed: every unit read back, nothing recomputed
-    assert m2["reconstruct"] == m1["reconstruct"]
-    t = W.table2_json(m1)
+    results = sorted((tmp_path / "run" / "units").rglob("result.json"))
+    stamps = {p: p.stat().st_mtime_ns for p in results}
+    m2 = W.run_table2(data, tmp_path / "run", opts)  # resumed: every unit read back, nothing recomputed
+    assert m2["reconstruct"] == m1["reconstruct"] and {p: p.stat().st_mtime_ns for p in results} == stamps
+    t = table2_json(m1)
     assert set(t["i2t"]["dmf"]) == {"mean", "std", "splits"} and t["protocol"] == W.DEFAULT_PROTOCOL
     json.dumps(t)
-    _check_table2_markdown(W.table2_markdown(m1, "cmd"), m1, ("cca", "dmf"))
+    _check_table2_markdown(table2_markdown(m1, "cmd"), m1, ("cca", "dmf"))
     with pytest.raises(ValueError, match="protocol"):  # another protocol in the same run directory
-        W.run_table2(data_dir, tmp_path / "run", **{**kw, "splits": 2})
+        W.run_table2(data, tmp_path / "run", _options(overrides, methods=("cca", "dmf"), splits=2))
 
 
-def test_cli_needs_a_wiki_dir(capsys, monkeypatch):
-    from dmf_np.commands import reproduce_table2
+def _options(overrides: dict, splits: int = 1, **kw):
+    """Table 2 options on the quick preset with ``overrides``, no progress output."""
+    from dmf_np.experiments import wiki as W
+    return W.Options(W.with_overrides(W.PRESETS["quick"], overrides, splits=splits), show_progress=False, **kw)
+
+
+def _one_error_line(capsys, argv: list) -> str:
+    """Run ``python -m dmf_np reproduce table2 ...``: it fails (status 2) with one line, no traceback."""
+    from dmf_np import cli
+    assert cli.main(["reproduce", "table2", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+def test_cli_checks_every_option_before_creating_anything(capsys, monkeypatch, tmp_path):
+    """Each bad option is one line naming it, and no run directory is made (the Wiki files included:
+    they are loaded before the run directory is created)."""
     monkeypatch.delenv("DMF_WIKI_DIR", raising=False)
-    assert reproduce_table2.main(["--wiki-dir", ""]) == 2
-    assert "--wiki-dir" in capsys.readouterr().err
+    monkeypatch.delenv("DMF_BACKEND", raising=False)
+    out = tmp_path / "run"
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    assert "--wiki-dir" in _one_error_line(capsys, ["--wiki-dir", ""])
+    assert "--wiki-dir" in _one_error_line(capsys, ["--out", str(out)])  # neither the option nor $DMF_WIKI_DIR
+    assert "is a file, not a directory" in _one_error_line(capsys, ["--wiki-dir", str(a_file)])
+    assert "does not exist" in _one_error_line(capsys, ["--wiki-dir", str(tmp_path / "nowhere")])
+    wiki = tmp_path / "wiki"
+    wiki.mkdir()
+    for bad, name in ((["--methods", "cca,svm"], "--methods"), (["--seed", "-5"], "--seed"),
+                      (["--splits", "0"], "--splits"), (["--jobs", "x"], "--jobs"),
+                      (["--scheduler", "foo:bar"], "--scheduler"), (["--figures", str(a_file)], "--figures"),
+                      (["--out", str(a_file)], "--out")):
+        assert name in _one_error_line(capsys, ["--wiki-dir", str(wiki), "--out", str(out), *bad]), bad
+    assert "lacks raw_features.mat" in _one_error_line(capsys, ["--wiki-dir", str(wiki), "--out", str(out)])
+    monkeypatch.setenv("DMF_BACKEND", "nosuchbackend")  # $DMF_BACKEND is honoured, and checked first
+    assert "nosuchbackend" in _one_error_line(capsys, ["--wiki-dir", str(wiki), "--out", str(out)])
+    assert not out.exists()
 
 
 def _informative_text_data(n=400, seed=0):
@@ -136,7 +171,7 @@ def test_paired_items_see_the_other_modality():
     from dmf_np.experiments import wiki as W
 
     d = _informative_text_data()
-    model = W.fit_method("cca", {"preprocessing": "standardise", "reg": 0.1}, {}, d.image[100:], d.text[100:], 0, np)
+    model = W.fit_method("cca", W.CcaConfig("standardise", 0.1), None, d.image[100:], d.text[100:], 0, np)
     x, y = W.apply_preprocessing(model["pre"], d.image[:5], d.text[:5])
     np.testing.assert_allclose(W.represent_pairs(model, d.image[:5], d.text[:5], np),
                                0.5 * (cca_transform_x(model["model"], x, 1.0)
@@ -155,9 +190,9 @@ def test_paired_items_for_a_network_encode_both_modalities():
     from dmf_np.generative import encode
 
     d = _informative_text_data(60)
-    settings = {**W.PRESETS["quick"], "pretrain_epochs": 0, "modality_sizes": ((6, 8), (4, 8)), "shared_sizes": (8, 5)}
-    model = W.fit_method("dmf", {"preprocessing": "standardise", "lr": 0.01, "epochs": 1}, settings,
-                         d.image, d.text, 0, np)
+    preset = W.with_overrides(W.PRESETS["quick"], {"pretrain_epochs": 0, "modality_sizes": ((6, 8), (4, 8)),
+                                                   "shared_sizes": (8, 5)})
+    model = W.fit_method("dmf", W.NetConfig("standardise", 0.01, 1), preset, d.image, d.text, 0, np)
     x, y = (a.astype(np.float32) for a in W.apply_preprocessing(model["pre"], d.image, d.text))
     joint = W.represent_pairs(model, d.image, d.text, np)
     np.testing.assert_allclose(joint, encode(model["params"], [x, y], model["arch"]), rtol=1e-6)
@@ -171,16 +206,16 @@ def test_paired_items_for_a_network_encode_both_modalities():
 def test_paired_exploring_run_on_fake_data(tmp_path):
     """items='paired' with every reading explored: own choice per reading, JSON shape, resume, errors."""
     from dmf_np.experiments import wiki as W
+    from dmf_np.experiments.wiki_outputs import criterion_view, figure_name, table2_json, table2_markdown
 
     data_dir = tmp_path / "wiki"
     data_dir.mkdir()
-    _fake_wiki(data_dir, 2173, 693)
+    data = load_wiki(_fake_wiki(data_dir, 2173, 693), verify_checksums=False)
     overrides = {"epochs": 1, "pretrain_epochs": 0,
                  "net_grid": [{"preprocessing": "standardise", "lr": 0.002}],
                  "cca_grid": [{"preprocessing": "standardise", "reg": r} for r in (0.1, 1.0)]}
-    kw = dict(preset="quick", splits=1, methods=("cca", "imf"), overrides=overrides, verify_checksums=False,
-              show_progress=False, items="paired", explore=True)
-    m1 = W.run_table2(data_dir, tmp_path / "run", **kw)
+    kw = dict(methods=("cca", "imf"), items="paired", explore=True)
+    m1 = W.run_table2(data, tmp_path / "run", _options(overrides, **kw))
     assert m1["items"] == "paired" and len(m1["criteria"]) == len(W.ITEMS) * len(W.RANKINGS)
     assert m1["reconstruct"] == {k: v for k, v in m1["criteria"]["paired/cosine"]["reconstruct"].items()}
     for key, agg in m1["criteria"].items():  # test numbers only for the main and the default reading
@@ -191,10 +226,10 @@ def test_paired_exploring_run_on_fake_data(tmp_path):
                 assert 0.0 < agg["reconstruct"]["t2i"][method]["mean"] < 1.0
     units = sorted(p.name for p in (tmp_path / "run" / "units" / "split0" / "cca").iterdir())
     assert "final" not in units and any(u.startswith("final") for u in units)
-    t = W.table2_json(m1)
+    t = table2_json(m1)
     assert set(t["i2t"]["cca"]) == {"mean", "std", "splits"} and t["items"] == "paired"
     json.dumps(t)
-    md = W.table2_markdown(m1, "cmd")
+    md = table2_markdown(m1, "cmd")
     assert "NOT the default task" in md.splitlines()[0]
     readings = _check_table2_markdown(md, m1, ("cca", "imf"))
     # every reading, each task: the validation mAP of the configuration it chose, and the test mAP where
@@ -209,18 +244,18 @@ def test_paired_exploring_run_on_fake_data(tmp_path):
                 assert numbers(test) == pytest.approx([want["mean"], want["std"]], abs=5e-5), (key, task, m)
             else:
                 assert test == "(validation only)", (key, task, m)
-    view = W.criterion_view(m1, "single", "cosine")
+    view = criterion_view(m1, "single", "cosine")
     assert view["items"] == "single" and view["reconstruct"] == m1["criteria"]["single/cosine"]["reconstruct"]
     # the same run directory, another reading as the main one: tuning read back, its finals added
-    m2 = W.run_table2(data_dir, tmp_path / "run", **{**kw, "items": "single", "ranking": "euclidean"})
+    m2 = W.run_table2(data, tmp_path / "run", _options(overrides, **{**kw, "items": "single", "ranking": "euclidean"}))
     assert m2["reconstruct"] == m2["criteria"]["single/euclidean"]["reconstruct"]
     assert m2["criteria"]["single/cosine"]["reconstruct"] == m1["criteria"]["single/cosine"]["reconstruct"]
     assert all(m2["criteria"][k]["validation"] == m1["criteria"][k]["validation"] for k in m1["criteria"])
-    assert W.figure_name("paired", "cosine") == "table2_paired" and W.figure_name("single", "cosine") == "table2"
+    assert figure_name("paired", "cosine") == "table2_paired" and figure_name("single", "cosine") == "table2"
     with pytest.raises(ValueError, match="unknown items"):
-        W.run_table2(data_dir, tmp_path / "run2", **{**kw, "items": "both"})
+        _options(overrides, **{**kw, "items": "both"})
     with pytest.raises(ValueError, match="did not test single/cosine-raw"):
-        W.criterion_view(m1, "single", "cosine-raw")
+        criterion_view(m1, "single", "cosine-raw")
 
 
 @pytest.mark.slow
@@ -239,42 +274,82 @@ def test_unimodal_reference_script_on_fake_data(tmp_path, monkeypatch, capsys, s
     assert script.main(["--wiki-dir", str(tmp_path / "nowhere")]) == 2
 
 
-@pytest.mark.slow
-def test_migration_script_lets_an_old_run_directory_resume(tmp_path, script):
-    """scripts/migrate_table2_run.py: a run in the layout of before the readings (units 'final', no
-    variants) resumes after migration with the same numbers, recomputing nothing."""
+RUNNER_KEYS = ("schema", "fingerprint", "spec", "path", "diverged")
+
+
+def _as_before_the_runner_and_the_readings(run: Path, lost: str) -> None:
+    """Rewrite a one-split CCA run in the oldest layout: no unit fingerprints (no unit.json, no runner keys
+    in result.json), no readings (tuning without variants, one unit 'final' with 'test', no criteria in
+    the protocol); tuning unit ``lost`` as a divergence was recorded then (-inf scores)."""
     from dmf_np.experiments import wiki as W
 
-    migrate = script("migrate_table2_run").migrate
-    data_dir = tmp_path / "wiki"
-    data_dir.mkdir()
-    _fake_wiki(data_dir, 2173, 693)
-    kw = dict(preset="quick", splits=1, methods=("cca",), verify_checksums=False, show_progress=False,
-              overrides={"cca_grid": [{"preprocessing": "standardise", "reg": r} for r in (0.1, 1.0)]})
-    run = tmp_path / "run"
-    m1 = W.run_table2(data_dir, run, **kw)
-    # write it back in the old layout
     config = json.loads((run / "config.json").read_text())
     del config["protocol"]["criteria"]
     config["protocol"]["distance"] = W.RANKINGS["cosine"]
     (run / "config.json").write_text(json.dumps(config))
     method = run / "units" / "split0" / "cca"
-    for tune in method.glob("tune*/result.json"):
-        res = json.loads(tune.read_text())
-        del res["variants"]
-        tune.write_text(json.dumps(res))
+    for unit in method.iterdir():
+        (unit / "unit.json").unlink()
+        res = {k: v for k, v in json.loads((unit / "result.json").read_text()).items() if k not in RUNNER_KEYS}
+        if unit.name.startswith("tune"):
+            del res["variants"]
+            if unit.name == lost:
+                res["validation"] = {p: {"i2t": float("-inf"), "t2i": float("-inf")} for p in W.PROTOCOLS}
+        else:
+            res["test"] = res.pop("test_variants")["single"]["cosine"]
+        (unit / "result.json").write_text(json.dumps(res))
     (final,) = method.glob("final*")
-    res = json.loads((final / "result.json").read_text())
-    res["test"] = res.pop("test_variants")["single"]["cosine"]
-    (final / "result.json").write_text(json.dumps(res))
     final.rename(method / "final")
+
+
+@pytest.mark.slow
+def test_migration_scripts_let_an_old_run_directory_resume(tmp_path, script):
+    """A run directory of before the readings (scripts/migrate_table2_run.py) and before unit fingerprints
+    (scripts/migrate_units.py, a diverged tuning unit included) resumes after both migrations with the
+    same numbers, recomputing nothing."""
+    from dmf_np.experiments import wiki as W
+
+    migrate_layout, migrate_units = script("migrate_table2_run").migrate, script("migrate_units")
+    data_dir = tmp_path / "wiki"
+    data_dir.mkdir()
+    data = load_wiki(_fake_wiki(data_dir, 2173, 693), verify_checksums=False)
+    opts = _options({"cca_grid": [{"preprocessing": "standardise", "reg": r} for r in (0.1, 1.0)]}, methods=("cca",))
+    run = tmp_path / "run"
+    m1 = W.run_table2(data, run, opts)
+    lost = "tune0" if m1["chosen"]["cca"][0] == opts.preset.cca_grid[1].as_dict() else "tune1"  # not the chosen one
+    _as_before_the_runner_and_the_readings(run, lost)
     with pytest.raises(ValueError, match="protocol"):  # the old layout is refused, not misread
-        W.run_table2(data_dir, run, **kw)
-    assert migrate(run) and not migrate(run)  # the second time: already current
+        W.run_table2(data, run, opts)
+    assert migrate_layout(run) and not migrate_layout(run)  # the second time: already current
+    assert migrate_units.migrate_wiki_units(run, data) == 3 and migrate_units.migrate_wiki_units(run, data) == 0
+    diverged = json.loads((run / "units" / "split0" / "cca" / lost / "result.json").read_text())
+    assert diverged["diverged"] and "variants" not in diverged  # the runner's divergence record
     before = {p: p.read_text() for p in run.rglob("result.json")}
-    m2 = W.run_table2(data_dir, run, **kw)
-    assert m2["reconstruct"] == m1["reconstruct"] and m2["encode"] == m1["encode"]
+    m2 = W.run_table2(data, run, opts)
+    assert m2["reconstruct"] == m1["reconstruct"] and m2["encode"] == m1["encode"] and m2["chosen"] == m1["chosen"]
     assert {p: p.read_text() for p in run.rglob("result.json")} == before  # nothing recomputed
+
+
+def test_units_are_tied_to_their_data(tmp_path):
+    """Every unit's fingerprint holds the data's checksum: the same options on other data (same shape, same
+    config.json) recompute every unit, say so, and keep the old files in stale/."""
+    from dmf_np.experiments import wiki as W
+
+    opts = _options({"cca_grid": [{"preprocessing": "standardise", "reg": 0.1}]}, methods=("cca",))
+    first, second = (load_wiki(_fake_wiki(_mkdir(tmp_path / f"wiki{s}"), 2173, 693, seed=s), verify_checksums=False)
+                     for s in (0, 1))
+    W.run_table2(first, tmp_path / "run", opts)
+    lines = []
+    m = W.run_table2(second, tmp_path / "run", opts, log=lines.append)
+    assert [x.split(":")[0] for x in lines if x.startswith("recomputing")] == ["recomputing split0/cca/tune0",
+                                                                                "recomputing split0/cca/final0"]
+    assert len(list((tmp_path / "run" / "stale").rglob("result.json"))) == 2
+    assert m == W.run_table2(second, tmp_path / "run2", opts)  # the same numbers as a fresh run on that data
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
+    return path
 
 
 def test_ranking_maps_scores_each_ranking_once_with_the_same_numbers():

@@ -15,10 +15,12 @@ subdirectory of the study's directory:
   by mAP@50 too; where that is the configuration full mAP chose, the rankings are the same ones;
 * **P3** (``out/P3``) retrieval items seen through both modalities (``items='paired'``), P0's splits.
 
-:func:`e4_summary` gathers the reported numbers (protocol ``reconstruct``), :func:`e4_match` applies
-the registered rule for which protocol matches the paper's CCA row, :func:`c4_verdict` judges C4
-under the matching protocol(s), :func:`e4_markdown` writes the table for docs/claims.md. Resuming is
-by unit (each protocol is a :class:`~dmf_np.experiments.rundir.RunDir`); rerun the same call.
+:func:`e4_summary` gathers the reported numbers (protocol ``reconstruct``) from each protocol's
+``metrics.json`` (the aggregate its run writes once every unit has finished, checked against the
+protocol its ``config.json`` pins), :func:`e4_match` applies the registered rule for which protocol
+matches the paper's CCA row, :func:`c4_verdict` judges C4 under the matching protocol(s),
+:func:`e4_markdown` writes the table for docs/claims.md. Each protocol is a run directory of
+:mod:`.runner` units (their fingerprints tie each to its protocol); rerun the same call to resume.
 """
 from __future__ import annotations
 
@@ -28,9 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_write_json, atomic_write_text, read_json
+from .. import backend
+from ..data.wiki import WikiData, load_wiki
+from ..io import CorruptFile, atomic_write_json, atomic_write_text, read_json
 from .rundir import RunDir
-from .wiki import DEFAULT_PROTOCOL, METHODS, PAPER, run_table2
+from .runner import cell
+from .wiki import DEFAULT_PROTOCOL, METHODS, PAPER, PRESETS, Options, run_table2, with_overrides
 
 # protocol -> how run_table2 runs it (items reading, split); P2 is the '@R' reading of each
 E4_RUNS = {"P0": {"items": "single", "split": "random"},
@@ -75,27 +80,50 @@ def _readings(protocol: str, top_r: int) -> dict:
     return {protocol: f"{items}/cosine", f"{protocol}@{top_r}": f"{items}/cosine@{top_r}"}
 
 
-def run_e4(wiki_dir, out, plan: E4Plan = E4Plan(), show_progress=False, log=print) -> dict:
+def run_e4(wiki, out, plan: E4Plan = E4Plan(), show_progress=False, log=print, *, backend_name: str | None = None,
+           jobs: int = 1, scheduler: str | None = None) -> dict:
     """Run (or resume) every protocol of ``plan`` into ``out/<protocol>``; then write ``out/e4.json``
-    (summary, match, verdict, chosen configurations) and ``out/e4.md``. Returns the e4.json content."""
-    out = Path(out)
-    RunDir(out).start({"experiment": "e4", **json.loads(json.dumps(asdict(plan)))})
-    for p in plan.protocols:
-        if log:
-            log(f"E4 {p}: {DESCRIPTIONS[p]} -> {out / p}")
-        run_protocol(wiki_dir, out, plan, p, show_progress)
-        RunDir(out).log(f"{p} finished", echo=bool(log))
-    return write_e4(out)
+    (summary, match, verdict, chosen configurations) and ``out/e4.md``. Returns the e4.json content.
+
+    ``wiki``: the Wiki directory or its loaded :class:`~dmf_np.data.wiki.WikiData`; ``backend_name``:
+    None for $DMF_BACKEND, else numpy; ``jobs``/``scheduler``: each protocol's units in parallel.
+    """
+    out, data = Path(out), wiki_data(wiki, plan)
+    rd = RunDir(out)
+    rd.start({"experiment": "e4", **json.loads(json.dumps(asdict(plan)))})
+    try:
+        for p in plan.protocols:
+            if log:
+                log(f"E4 {p}: {DESCRIPTIONS[p]} -> {out / p}")
+            run_protocol(data, out, plan, p, show_progress, backend_name=backend_name, jobs=jobs,
+                         scheduler=scheduler)
+            rd.log(f"{p} finished", echo=bool(log))
+        return write_e4(out)
+    finally:
+        rd.release()
 
 
-def run_protocol(wiki_dir, out, plan: E4Plan, protocol: str, show_progress=False) -> dict:
+def wiki_data(wiki, plan: E4Plan) -> WikiData:
+    """``wiki`` loaded (checked against the published checksums unless the plan says not to)."""
+    return wiki if isinstance(wiki, WikiData) else load_wiki(wiki, verify_checksums=plan.verify_checksums)
+
+
+def protocol_options(plan: E4Plan, protocol: str, backend_name: str | None = None, show_progress=False) -> Options:
+    """The Table 2 options of one protocol: the plan's preset and repeats, the protocol's items reading
+    and split, scored by full mAP (chosen for) and by mAP@R (``also``: chosen for and reported too)."""
+    items, split = E4_RUNS[protocol]["items"], E4_RUNS[protocol]["split"]
+    preset = with_overrides(PRESETS[plan.preset], plan.overrides, splits=plan.repeats)
+    name = backend.backend_name(backend.get_xp(backend_name))
+    return Options(preset, seed=plan.seed, methods=tuple(plan.methods), items=items, ranking="cosine",
+                   also=((items, f"cosine@{plan.top_r}"),), split=split, backend=name, show_progress=show_progress)
+
+
+def run_protocol(wiki, out, plan: E4Plan, protocol: str, show_progress=False, *, backend_name: str | None = None,
+                 jobs: int = 1, scheduler: str | None = None) -> dict:
     """One protocol of E4 into ``out/<protocol>``: the ``run_table2`` call :func:`run_e4` makes for it
     (so protocols can also run side by side, one process each, and ``run_e4`` then resumes them)."""
-    items, split = E4_RUNS[protocol]["items"], E4_RUNS[protocol]["split"]
-    return run_table2(wiki_dir, Path(out) / protocol, preset=plan.preset, splits=plan.repeats, seed=plan.seed,
-                      methods=tuple(plan.methods), show_progress=show_progress, overrides=dict(plan.overrides),
-                      verify_checksums=plan.verify_checksums, items=items, ranking="cosine",
-                      also=[(items, f"cosine@{plan.top_r}")], split=split)
+    opts = protocol_options(plan, protocol, backend_name, show_progress)
+    return run_table2(wiki_data(wiki, plan), Path(out) / protocol, opts, jobs=jobs, scheduler=scheduler)
 
 
 def write_e4(out) -> dict:
@@ -111,20 +139,22 @@ def write_e4(out) -> dict:
 
 
 def _metrics(out: Path, protocol: str) -> dict | None:
+    """A finished protocol's metrics.json (None before it has finished), refused when it was written
+    under another protocol than the one its run directory's config.json pins."""
     path = out / protocol / "metrics.json"
-    return read_json(path, f"delete it and rerun run_e4: {protocol}'s metrics are rebuilt from its units") \
-        if path.is_file() else None
+    if not path.is_file():
+        return None
+    remedy = f"delete it and rerun run_e4: {protocol}'s metrics are rebuilt from its units"
+    metrics = read_json(path, remedy)
+    config = read_json(out / protocol / "config.json", "rerun run_e4 with the same plan")
+    if not isinstance(metrics, dict) or metrics.get("protocol") != config.get("protocol"):
+        raise CorruptFile(f"{path} does not belong to the protocol in {out / protocol / 'config.json'}; {remedy}")
+    return metrics
 
 
 def _top_r(out: Path) -> int:
     cfg = read_json(out / "config.json", "rerun run_e4 with the same plan") if (out / "config.json").is_file() else {}
     return int(cfg.get("protocol", {}).get("top_r", E4Plan.top_r))
-
-
-def _cell(values: list) -> dict:
-    vals = [float(v) for v in values]
-    return {"mean": float(np.mean(vals)), "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
-            "n": len(vals), "values": vals}
 
 
 def e4_summary(out) -> dict:
@@ -148,7 +178,7 @@ def e4_summary(out) -> dict:
                     vals = c["values"]
                     if E4_RUNS[p]["split"] == "original" and method == "cca" and np.ptp(vals) == 0:
                         vals = vals[:1]
-                    cells[method] = _cell(vals)
+                    cells[method] = cell(vals, n_key="n")
                 summary[key][task] = cells
     return summary
 
@@ -289,5 +319,6 @@ def e4_markdown(summary: dict, command: str | None = None) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["E4Plan", "E4_RUNS", "run_e4", "run_protocol", "write_e4", "e4_summary", "e4_match", "c4_rule", "c4_verdict",
+__all__ = ["E4Plan", "E4_RUNS", "run_e4", "run_protocol", "protocol_options", "write_e4",
+           "e4_summary", "e4_match", "c4_rule", "c4_verdict",
            "cca_deviation", "dmf_distance", "e4_markdown"]

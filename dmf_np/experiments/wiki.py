@@ -33,7 +33,7 @@ Protocol (the paper's, made precise where it is silent):
    ``--explore-rankings`` every (items, ranking) pair is scored on validation in the same run and
    each gets its own validation-chosen configuration, so they can be compared without the queries.
    A ranking may carry a cut, ``cosine@50``: the same ranking scored by mAP over its top 50
-   (:func:`dmf_np.retrieval.average_precision`); ``run_table2(also=...)`` reports such extra readings.
+   (:func:`dmf_np.retrieval.average_precision`); ``Options.also`` adds such readings to the report.
 8. Splits (``split``): ``random`` (the default, 1 above) or ``original``, the data set's own
    2,173 training / 693 test pairs (study E4, docs/claims.md): train on the training pairs, and the
    test pairs are both the queries and the retrieval items (a query's own partner is then one of the
@@ -46,19 +46,26 @@ data: values in [0, 1], sigmoid outputs, cross-entropy, Bernoulli RBMs) or 'stan
 unit variance: identity outputs, squared error, Gaussian RBMs). The reconstruction loss of each
 modality is weighted by 128 / its dimension so that the 10 text features count as much as the
 128 image features.
+
+**Units of work** (:mod:`.runner`): a :class:`Tune` unit fits one grid configuration of one method on
+one split's validation training rows and scores it on the validation queries (3); once a method's
+grid has finished, :func:`choose_config` picks a configuration per reading and a :class:`Final` unit
+retrains it on the training rows and scores the queries. Each unit's files carry its fingerprint
+(spec, backend, dtype, the data's checksum), so a resumed run reuses only units of its own protocol.
 """
 from __future__ import annotations
 
 import json
 import shutil
 import time
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 
 from .. import backend
 from ..cca import cca_transform_x, cca_transform_y, fit_cca
-from ..data.wiki import load_wiki, original_split, query_split
+from ..data.wiki import WikiData, original_split, query_split
 from ..errors import DivergenceError
 from ..fusion import Architecture, init_params
 from ..generative import encode, init_decoder, reconstruct
@@ -66,13 +73,16 @@ from ..generative_train import fit_generative
 from ..optim import SGD
 from ..pretrain import CDConfig, pretrain_fusion
 from ..retrieval import distance_matrix, map_of, relevance_ranked, retrieval_map
+from .mnist import read_plan
 from .rundir import RunDir
+from .runner import Context, Unit, array_checksum, cell, choose_rate, run_plan
 
 METHODS = ("cca", "emf", "imf", "dmf")
 NETWORKS = ("emf", "imf", "dmf")
 PROTOCOLS = ("reconstruct", "encode")
 DEFAULT_PROTOCOL = "reconstruct"
 ITEMS = ("single", "paired")
+TASKS = ("i2t", "t2i")
 # How queries and items are compared in the joint space. Every one applies identically to every
 # method (CCA's canonical variates included). The "modality mean" of a query is the mean of the
 # retrieval set's representations of the query's own modality (the items, seen through that modality).
@@ -89,20 +99,110 @@ PAPER = {"i2t": {"CCA": 0.2490, "CMFH": 0.2551, "LCFS": 0.2798, "Corr-Full-AE": 
 # The network: image [128, 256, 128], text [10, 64, 64], shared [256, 128, 32] (s_L: 32 dimensions).
 MODALITY_SIZES = ((128, 256, 128), (10, 64, 64))
 SHARED_SIZES = (256, 128, 32)
+TEXT_WEIGHT = MODALITY_SIZES[0][0] / MODALITY_SIZES[1][0]  # 128 / 10: text counts as much as image
+
+
+# --- presets ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NetConfig:
+    """One point of the networks' grid (3): preprocessing, fine-tuning rate, epochs (None: the preset's)."""
+
+    preprocessing: str
+    lr: float
+    epochs: int | None = None
+
+    def as_dict(self) -> dict:
+        """As config.json and the tables record it (no 'epochs' key where the preset's apply)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class CcaConfig:
+    """One point of CCA's grid (3): preprocessing and the ridge added to both covariances."""
+
+    preprocessing: str
+    reg: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Grids and training settings of one reproduction (the same for every method)."""
+
+    name: str
+    splits: int                 # repeats: random splits, or network seeds of the original split
+    pretrain_epochs: int        # CD epochs per RBM (0: no pretraining)
+    net_grid: tuple             # NetConfig per point: the networks' tuning budget ...
+    cca_grid: tuple             # ... and CCA's, of the same size (3)
+    batch_size: int = 100
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    epochs: int | None = None   # reconstruction epochs of a NetConfig that names none
+    modality_sizes: tuple = MODALITY_SIZES
+    shared_sizes: tuple = SHARED_SIZES
+    text_weight: float | None = None        # None: TEXT_WEIGHT
+    missing_probs: tuple | bool | None = None  # fit_generative's draw of the zeroed modality
+
+    BASE = ("splits", "pretrain_epochs", "batch_size", "momentum", "weight_decay", "net_grid", "cca_grid")
+
+    def grid(self, method: str) -> tuple:
+        return self.cca_grid if method == "cca" else self.net_grid
+
+    def unit_part(self) -> "Preset":
+        """The fields a network unit's numbers depend on: not the name, the repeats or the grids (a
+        unit's own configuration is in its spec)."""
+        return replace(self, name="", splits=0, net_grid=(), cca_grid=())
+
+    def settings(self) -> dict:
+        """The preset as config.json records it: the base keys, plus each other field that differs
+        from its default (the layout of every Table 2 run directory so far)."""
+        out = {k: getattr(self, k) for k in self.BASE}
+        out["net_grid"], out["cca_grid"] = ([c.as_dict() for c in out[g]] for g in ("net_grid", "cca_grid"))
+        for f in fields(self):
+            if f.name not in self.BASE and f.name != "name" and getattr(self, f.name) != f.default:
+                out[f.name] = getattr(self, f.name)
+        return out
+
+
+def with_overrides(preset: Preset, overrides: dict | None = None, splits: int | None = None) -> Preset:
+    """``preset`` with some settings replaced; grids may be given as lists of dicts (JSON-style), as in
+    :meth:`Preset.settings`. Unknown keys are refused by name."""
+    changes = dict(overrides or {})
+    unknown = sorted(set(changes) - {f.name for f in fields(Preset)} - {"name"})
+    if unknown:
+        raise ValueError(f"unknown Table 2 setting(s) {unknown}; choose from {[f.name for f in fields(Preset)][1:]}")
+    for key, kind in (("net_grid", NetConfig), ("cca_grid", CcaConfig)):
+        if key in changes:
+            changes[key] = tuple(kind(**c) if isinstance(c, dict) else c for c in changes[key])
+    if "modality_sizes" in changes:
+        changes["modality_sizes"] = tuple(tuple(s) for s in changes["modality_sizes"])
+    for key in ("shared_sizes", "missing_probs"):
+        if isinstance(changes.get(key), (list, tuple)):
+            changes[key] = tuple(changes[key])
+    if splits is not None:
+        changes["splits"] = int(splits)
+    return replace(preset, **changes)
+
+
+def preset_from_settings(name: str, settings: dict) -> Preset:
+    """The preset a run directory's config.json records (:meth:`Preset.settings`), rebuilt."""
+    required = {"net_grid": (), "cca_grid": (), "splits": 0, "pretrain_epochs": 0}
+    return with_overrides(Preset(name, **required), settings)
+
 
 PRESETS = {
     # The grids have 4 configurations for every method: the same tuning budget. The networks' grid
     # spans both preprocessings and the training length; CCA's spans its ridge.
-    "paper": {"splits": 5, "pretrain_epochs": 10, "batch_size": 100, "momentum": 0.9, "weight_decay": 1e-4,
-              "net_grid": [{"preprocessing": "standardise", "lr": 0.002, "epochs": 150},
-                           {"preprocessing": "standardise", "lr": 0.002, "epochs": 400},
-                           {"preprocessing": "standardise", "lr": 0.004, "epochs": 300},
-                           {"preprocessing": "minmax", "lr": 0.01, "epochs": 300}],
-              "cca_grid": [{"preprocessing": "standardise", "reg": r} for r in (0.01, 0.1, 0.3, 1.0)]},
-    "quick": {"splits": 2, "pretrain_epochs": 5, "batch_size": 100, "momentum": 0.9, "weight_decay": 1e-4,
-              "net_grid": [{"preprocessing": "standardise", "lr": 0.004, "epochs": 100},
-                           {"preprocessing": "minmax", "lr": 0.01, "epochs": 100}],
-              "cca_grid": [{"preprocessing": "standardise", "reg": r} for r in (0.01, 0.3)]},
+    "paper": Preset("paper", splits=5, pretrain_epochs=10,
+                    net_grid=(NetConfig("standardise", 0.002, 150), NetConfig("standardise", 0.002, 400),
+                              NetConfig("standardise", 0.004, 300), NetConfig("minmax", 0.01, 300)),
+                    cca_grid=tuple(CcaConfig("standardise", r) for r in (0.01, 0.1, 0.3, 1.0))),
+    "quick": Preset("quick", splits=2, pretrain_epochs=5,
+                    net_grid=(NetConfig("standardise", 0.004, 100), NetConfig("minmax", 0.01, 100)),
+                    cca_grid=tuple(CcaConfig("standardise", r) for r in (0.01, 0.3))),
 }
 
 
@@ -131,47 +231,46 @@ def output_kind(preprocessing: str) -> str:
 
 # --- the methods: fit on training rows, represent single-modality inputs -------------------------
 
-def network_architecture(scheme: str, settings: dict | None = None) -> Architecture:
-    settings = settings or {}
-    return Architecture(scheme, settings.get("modality_sizes", MODALITY_SIZES),
-                        settings.get("shared_sizes", SHARED_SIZES), None, ("img", "txt"))
+def network_architecture(scheme: str, preset: Preset | None = None) -> Architecture:
+    preset = preset or PRESETS["paper"]
+    return Architecture(scheme, preset.modality_sizes, preset.shared_sizes, None, ("img", "txt"))
 
 
-def fit_network(scheme: str, config: dict, settings: dict, image, text, seed: int, xp, checkpoint=None,
+def fit_network(scheme: str, config: NetConfig, preset: Preset, image, text, seed: int, xp, checkpoint=None,
                 show_progress=None) -> dict:
     """Pretrain (optional) and train a generative network on the rows given; returns its state."""
-    pre = fit_preprocessing(config["preprocessing"], image, text)
+    pre = fit_preprocessing(config.preprocessing, image, text)
     xs = [backend.to_device(a, xp, backend.DEFAULT_DTYPE) for a in apply_preprocessing(pre, image, text)]
-    arch = network_architecture(scheme, settings)
-    out = output_kind(config["preprocessing"])
+    arch = network_architecture(scheme, preset)
+    out = output_kind(config.preprocessing)
     seeds = backend.spawn_seeds(seed, 3)
     params = init_params(arch, np.random.default_rng(seeds[0]), xp=xp)
-    if settings["pretrain_epochs"]:
-        cd = CDConfig(epochs=settings["pretrain_epochs"], batch_size=settings["batch_size"])
+    if preset.pretrain_epochs:
+        cd = CDConfig(epochs=preset.pretrain_epochs, batch_size=preset.batch_size)
         pretrain_fusion(params, arch, xs, cd, gaussian_inputs=out == "gaussian", seed=seeds[1], log=None,
                         show_progress=show_progress,
                         checkpoint_dir=None if checkpoint is None else Path(checkpoint).parent / "pretrain")
     # tied initialisation: the decoder starts as the transposes of the (pretrained) encoder
     params.update(init_decoder(arch, None, xp, encoder_params=params))
-    weights = (1.0, settings.get("text_weight", MODALITY_SIZES[0][0] / MODALITY_SIZES[1][0]))
-    epochs = config.get("epochs", settings.get("epochs"))
-    hist = fit_generative(params, arch, xs, out, epochs=epochs, batch_size=settings["batch_size"],
-                          optimizer=SGD(config["lr"], settings["momentum"], settings["weight_decay"]),
-                          seed=seeds[2], weights=weights, missing_probs=settings.get("missing_probs"),
-                          checkpoint=checkpoint, checkpoint_every=25,
-                          show_progress=show_progress,
+    weights = (1.0, TEXT_WEIGHT if preset.text_weight is None else preset.text_weight)
+    epochs = preset.epochs if config.epochs is None else config.epochs
+    hist = fit_generative(params, arch, xs, out, epochs=epochs, batch_size=preset.batch_size,
+                          optimizer=SGD(config.lr, preset.momentum, preset.weight_decay),
+                          seed=seeds[2], weights=weights, missing_probs=preset.missing_probs,
+                          checkpoint=checkpoint, checkpoint_every=25, show_progress=show_progress,
                           desc=f"{scheme} reconstruct")
     return {"kind": "network", "arch": arch, "params": params, "pre": pre, "outputs": (out, out), "history": hist}
 
 
-def fit_method(method: str, config: dict, settings: dict, image, text, seed: int, xp, checkpoint=None,
+def fit_method(method: str, config, preset: Preset | None, image, text, seed: int, xp, checkpoint=None,
                show_progress=None) -> dict:
+    """Fit one method at one grid configuration (CCA: its ridge; a network: :func:`fit_network`)."""
     if method == "cca":
-        pre = fit_preprocessing(config["preprocessing"], image, text)
+        pre = fit_preprocessing(config.preprocessing, image, text)
         x, y = apply_preprocessing(pre, image, text)
-        return {"kind": "cca", "model": fit_cca(backend.to_device(x, xp), backend.to_device(y, xp), reg=config["reg"]),
+        return {"kind": "cca", "model": fit_cca(backend.to_device(x, xp), backend.to_device(y, xp), reg=config.reg),
                 "pre": pre}
-    return fit_network(method, config, settings, image, text, seed, xp, checkpoint, show_progress)
+    return fit_network(method, config, preset, image, text, seed, xp, checkpoint, show_progress)
 
 
 def represent(model: dict, image, text, protocol: str, xp) -> tuple:
@@ -202,6 +301,8 @@ def represent_pairs(model: dict, image, text, xp):
         return 0.5 * (cca_transform_x(m, x.astype(xp.float64), 1.0) + cca_transform_y(m, y.astype(xp.float64), 1.0))
     return encode(model["params"], [x, y], model["arch"])
 
+
+# --- rankings and scores ------------------------------------------------------------------------
 
 def parse_ranking(ranking: str) -> tuple:
     """'cosine' -> ('cosine', None); 'cosine@50' -> ('cosine', 50): a ranking of :data:`RANKINGS`,
@@ -285,19 +386,20 @@ def validation_score(scores: dict) -> float:
     return 0.5 * (s["i2t"] + s["t2i"])
 
 
-# --- the whole table -----------------------------------------------------------------------------
+def choose_config(scores: dict) -> int:
+    """The grid index whose validation scores (``{index: {protocol: {task: mAP}}}``, None where the
+    configuration diverged) have the highest :func:`validation_score`; ties go to the earlier index.
 
-def _criteria(items: str, ranking: str, explore: bool, also=()) -> list:
-    """The (items, ranking) pairs a run scores on validation: the main one first, then ``also``."""
-    out = [(items, ranking)] + [tuple(c) for c in also]
-    for i, r in out:
-        if i not in ITEMS:
-            raise ValueError(f"unknown items reading {i!r}; choose one of {ITEMS}")
-        parse_ranking(r)
-    if explore:
-        out += [(i, r) for i in ITEMS for r in RANKINGS if (i, r) not in out]
-    return list(dict.fromkeys(out))
+    It is :func:`.runner.choose_rate` (lowest error, ties to the smaller key) on the negated scores, so
+    every experiment chooses by the same rule. Raises DivergenceError when every configuration diverged.
+    """
+    try:
+        return int(choose_rate({j: None if s is None else -validation_score(s) for j, s in scores.items()}))
+    except DivergenceError:
+        raise DivergenceError(f"every configuration of the grid {sorted(scores)} diverged on validation") from None
 
+
+# --- which pairs ---------------------------------------------------------------------------------
 
 def split_indices(data, split: str, seed: int, split_seed: int) -> dict:
     """Index arrays of one split: queries, items (ranked for them), train (fits the final model), and
@@ -316,134 +418,314 @@ def split_indices(data, split: str, seed: int, split_seed: int) -> dict:
     raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
 
 
+@dataclass(frozen=True)
+class Pairs:
+    """The pairs of one repeat: the split's kind, its index k, the run's seed and the repeat's seed."""
+
+    kind: str          # 'random' or 'original' (module docstring, 1 and 8)
+    k: int
+    seed: int          # the run's seed: the original split's validation carve
+    split_seed: int    # spawn_seeds(seed, splits)[k]: the random split and every seed of the repeat
+
+    def indices(self, data) -> dict:
+        return split_indices(data, self.kind, self.seed, self.split_seed)
+
+
 def criterion_key(criterion) -> str:
     return f"{criterion[0]}/{criterion[1]}"
 
 
-def run_table2(wiki_dir, out_dir, *, preset: str = "paper", splits: int | None = None, seed: int = 0,
-               methods=METHODS, backend_name: str | None = None, show_progress=None, overrides=None,
-               verify_checksums: bool = True, items: str = "single", ranking: str = "cosine",
-               explore: bool = False, also=(), split: str = "random") -> dict:
-    """Run (or resume) the whole protocol; returns the metrics written to ``out_dir/metrics.json``.
+def rankings_for(criteria) -> tuple:
+    """The rankings a unit scores for the (items, ranking) readings ``criteria``: theirs and the default's
+    (scoring, not training, takes most of a small unit's time), in the order of :data:`RANKINGS`, each
+    cut after its ranking. A set in a fixed order: it enters the units' specs, and what a unit scores
+    does not depend on the order or on what else it scores (each ranking is computed on its own)."""
+    names = {DEFAULT_CRITERION[1]} | {r for _, r in criteria}
+    return tuple(sorted(names, key=lambda r: (list(RANKINGS).index(parse_ranking(r)[0]), parse_ranking(r)[1] or 0)))
 
-    ``also``: more (items, ranking) readings, each chosen on validation and tested on the queries like
-    the main one (e.g. ``[("single", "cosine@50")]``); ``split``: 'random' or 'original' (module
-    docstring, 8).
-    ``items``/``ranking``: the reading the configurations are chosen for (module docstring, 6-7);
-    ``explore``: also score every other (items, ranking) pair on validation, each at the configuration
-    it chooses itself; the queries are used only for the main reading and the default one. (Run directories
-    written before the readings existed, with units ``final``: ``scripts/migrate_table2_run.py`` converts them.)
+
+# --- the run's options ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Options:
+    """Everything that defines one Table 2 run besides the data (module docstring, 1-8).
+
+    ``items``/``ranking``: the reading the configurations are chosen for (6-7); ``also``: more
+    (items, ranking) readings, each chosen on validation and tested on the queries like the main one
+    (e.g. ``(("single", "cosine@50"),)``); ``explore``: also score every other (items, ranking) pair on
+    validation, each at the configuration it chooses itself (the queries are used only for the main
+    reading, the default one and ``also``); ``split``: 'random' or 'original' (8).
     """
-    criteria = _criteria(items, ranking, explore, also)
-    # finals (training on the whole retrieval set, then the queries) only for the main reading, the
-    # default one and ``also``: the others are compared on validation alone (rerun with --ranking X to test X)
-    report = list(dict.fromkeys(c for c in criteria
-                                if c in (criteria[0], DEFAULT_CRITERION) or c in [tuple(a) for a in also]))
-    # the rankings scored: those the readings ask for, the default's always (every one of RANKINGS when
-    # exploring); scoring, not training, takes most of a small unit's time
-    rankings = tuple(dict.fromkeys([DEFAULT_CRITERION[1]] + (list(RANKINGS) if explore else [])
-                                   + [r for _, r in criteria]))
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
-    settings = json.loads(json.dumps(PRESETS[preset]))
-    settings.update(overrides or {})
-    if splits is not None:
-        settings["splits"] = int(splits)
-    xp = backend.get_xp(backend_name)
-    data = load_wiki(wiki_dir, verify_checksums=verify_checksums)
-    run = RunDir(out_dir)
-    protocol = {"experiment": "table2", "preset": preset, "settings": settings, "seed": seed,
-                "methods": list(methods), "query_fraction": QUERY_FRACTION, "default_protocol": DEFAULT_PROTOCOL,
-                "modality_sizes": MODALITY_SIZES,
-                "shared_sizes": SHARED_SIZES,
-                "grid_size": {m: len(settings["cca_grid" if m == "cca" else "net_grid"]) for m in methods},
-                # the set of readings scored (the main one is chosen at report time among them)
-                "criteria": sorted(criterion_key(c) for c in criteria), "distance": "per (items, ranking) criterion"}
-    if split != "random":  # recorded only when not the default, so earlier run directories still resume
-        protocol["split"] = split
-    run.start(protocol, backend.backend_name(xp))
-    echo = show_progress is not False
-    split_seeds = backend.spawn_seeds(seed, settings["splits"])
-    per_criterion = {c: {} for c in criteria}
-    for k, s_seed in enumerate(split_seeds):
-        ix = split_indices(data, split, seed, s_seed)
-        q_idx, r_idx, train_idx = ix["query"], ix["items"], ix["train"]
-        for method in methods:
-            grid = settings["cca_grid" if method == "cca" else "net_grid"]
-            tuning = []
-            for j, config in enumerate(grid):
-                tu = (f"split{k}", method, f"tune{j}")
-                res = run.result(*tu)
-                if res is None:
-                    res = _tune_unit(run, tu, method, config, settings, data, ix["val_query"], ix["val_train"],
-                                     s_seed + 10 + j, xp, show_progress, ix["val_items"], rankings)
-                    run.log(f"split {k} {method} config {j} {config}: validation "
-                            f"{json.dumps(res['validation'])}", echo=echo)
-                tuning.append(res)
-            best = {c: max(range(len(grid)), key=lambda j, c=c: validation_score(_scores(tuning, j, c)))
-                    for c in criteria}
-            finals = {}
-            for j in dict.fromkeys(best[c] for c in report):  # each distinct chosen configuration, trained once
-                unit = (f"split{k}", method, f"final{j}")
-                res = run.result(*unit)
-                if res is None:
-                    t0 = time.time()
-                    model = fit_method(method, grid[j], settings, data.image[train_idx], data.text[train_idx],
-                                       s_seed + 100, xp, checkpoint=run.unit(*unit) / "fit.npz",
-                                       show_progress=show_progress)
-                    res = {"split": k, "split_seed": s_seed, "chosen": grid[j], "chosen_index": j,
-                           "n_queries": len(q_idx), "n_retrieval": len(r_idx)}
-                    if split != "random":
-                        res["n_train"] = len(train_idx)
-                    res["test_variants"] = evaluate_all(model, data, q_idx, r_idx, xp, rankings)
-                    res["seconds"] = time.time() - t0
-                    if model["kind"] == "network":
-                        res["final_train_loss"] = model["history"]["train_loss"][-1]
-                    run.save_result(unit, res)
-                    _drop_checkpoints(run.unit(*unit))
-                    run.log(f"split {k} {method}: config {j} {grid[j]} trained on the retrieval set", echo=echo)
-                finals[j] = res
-            for c in criteria:
-                f = finals.get(best[c]) if c in report else None
-                per_criterion[c].setdefault(method, []).append(
-                    {"split": k, "chosen": grid[best[c]], "chosen_index": best[c],
+
+    preset: Preset = PRESETS["paper"]
+    seed: int = 0
+    methods: tuple = METHODS
+    items: str = "single"
+    ranking: str = "cosine"
+    explore: bool = False
+    also: tuple = ()
+    split: str = "random"
+    backend: str = "numpy"
+    show_progress: bool | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "methods", tuple(self.methods))
+        object.__setattr__(self, "also", tuple(tuple(c) for c in self.also))
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad or not self.methods:
+            raise ValueError(f"unknown method(s) {bad}; choose from {METHODS}")
+        if self.split not in SPLITS:
+            raise ValueError(f"unknown split {self.split!r}; choose one of {SPLITS}")
+        for items, ranking in [(self.items, self.ranking), *self.also]:
+            if items not in ITEMS:
+                raise ValueError(f"unknown items reading {items!r}; choose one of {ITEMS}")
+            parse_ranking(ranking)
+
+    @property
+    def criteria(self) -> list:
+        """The (items, ranking) pairs the run scores on validation: the main one first, then ``also``."""
+        out = [(self.items, self.ranking), *self.also]
+        if self.explore:
+            out += [(i, r) for i in ITEMS for r in RANKINGS if (i, r) not in out]
+        return list(dict.fromkeys(out))
+
+    @property
+    def report(self) -> list:
+        """The readings tested on the queries: the main one, the default one and ``also``; the others
+        are compared on validation alone (rerun with --ranking X to test X)."""
+        return list(dict.fromkeys(c for c in self.criteria
+                                  if c in (self.criteria[0], DEFAULT_CRITERION) or c in self.also))
+
+    @property
+    def rankings(self) -> tuple:
+        """The rankings every unit scores (:func:`rankings_for` the readings)."""
+        return rankings_for(self.criteria)
+
+    def pairs(self) -> list:
+        seeds = backend.spawn_seeds(self.seed, self.preset.splits)
+        return [Pairs(self.split, k, self.seed, s) for k, s in enumerate(seeds)]
+
+    def protocol(self) -> dict:
+        """What config.json pins: a run directory resumes only under the same protocol."""
+        grids = {m: len(self.preset.grid(m)) for m in self.methods}
+        protocol = {"experiment": "table2", "preset": self.preset.name, "settings": self.preset.settings(),
+                    "seed": self.seed, "methods": list(self.methods), "query_fraction": QUERY_FRACTION,
+                    "default_protocol": DEFAULT_PROTOCOL, "modality_sizes": MODALITY_SIZES,
+                    "shared_sizes": SHARED_SIZES, "grid_size": grids,
+                    # the set of readings scored (the main one is chosen at report time among them)
+                    "criteria": sorted(criterion_key(c) for c in self.criteria),
+                    "distance": "per (items, ranking) criterion"}
+        if self.split != "random":  # recorded only when not the default, so earlier run directories still resume
+            protocol["split"] = self.split
+        return json.loads(json.dumps(protocol))
+
+
+# --- units of work --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Fit(Unit):
+    """One method at one grid configuration, fitted and scored: what :class:`Tune` and :class:`Final` share."""
+
+    pairs: Pairs
+    method: str
+    index: int                # the configuration's place in its grid
+    config: NetConfig | CcaConfig
+    preset: Preset | None     # its unit part (:meth:`Preset.unit_part`); None for CCA, which needs none
+    rankings: tuple           # the rankings scored (:attr:`Options.rankings`)
+
+    def fit(self, ctx: Context, unit_dir: Path, rows, seed: int, xp) -> dict:
+        """Fit on ``rows`` with the unit's checkpoints (a diverged fit leaves none behind)."""
+        data = ctx.data
+        try:
+            return fit_method(self.method, self.config, self.preset, data.image[rows], data.text[rows], seed, xp,
+                              checkpoint=unit_dir / "fit.npz", show_progress=ctx.show_progress)
+        except DivergenceError:
+            drop_checkpoints(unit_dir)
+            raise
+
+
+@dataclass(frozen=True)
+class Tune(Fit):
+    """Fit on the validation training rows, score the validation queries against the validation items."""
+
+    @property
+    def path(self) -> tuple:
+        return (f"split{self.pairs.k}", self.method, f"tune{self.index}")
+
+    def run(self, ctx: Context, unit_dir, inputs) -> dict:
+        t0, xp = time.time(), backend.get_xp(ctx.settings["backend"])
+        ix = self.pairs.indices(ctx.data)
+        model = self.fit(ctx, unit_dir, ix["val_train"], self.pairs.split_seed + 10 + self.index, xp)
+        variants = evaluate_all(model, ctx.data, ix["val_query"], ix["val_items"], xp, self.rankings)
+        drop_checkpoints(unit_dir)
+        return {"config": self.config.as_dict(), "validation": variants[DEFAULT_CRITERION[0]][DEFAULT_CRITERION[1]],
+                "variants": variants, "seconds": time.time() - t0}
+
+
+@dataclass(frozen=True)
+class Final(Fit):
+    """Retrain a chosen configuration on the training rows and score the queries against the items."""
+
+    @property
+    def path(self) -> tuple:
+        return (f"split{self.pairs.k}", self.method, f"final{self.index}")
+
+    def run(self, ctx: Context, unit_dir, inputs) -> dict:
+        t0, xp = time.time(), backend.get_xp(ctx.settings["backend"])
+        ix = self.pairs.indices(ctx.data)
+        model = self.fit(ctx, unit_dir, ix["train"], self.pairs.split_seed + 100, xp)
+        res = {"split": self.pairs.k, "split_seed": self.pairs.split_seed, "chosen": self.config.as_dict(),
+               "chosen_index": self.index, "n_queries": len(ix["query"]), "n_retrieval": len(ix["items"])}
+        if self.pairs.kind != "random":
+            res["n_train"] = len(ix["train"])
+        res["test_variants"] = evaluate_all(model, ctx.data, ix["query"], ix["items"], xp, self.rankings)
+        res["seconds"] = time.time() - t0
+        if model["kind"] == "network":
+            res["final_train_loss"] = model["history"]["train_loss"][-1]
+        drop_checkpoints(unit_dir)
+        return res
+
+
+def drop_checkpoints(unit_dir: Path) -> None:
+    """A finished unit keeps only its result: its checkpoints were for resuming it."""
+    (unit_dir / "fit.npz").unlink(missing_ok=True)
+    shutil.rmtree(unit_dir / "pretrain", ignore_errors=True)
+
+
+# --- the plan -------------------------------------------------------------------------------------
+
+def tuning_units(opts: Options, pairs: Pairs, method: str) -> list:
+    """One method's grid on one split (3)."""
+    part = None if method == "cca" else opts.preset.unit_part()
+    return [Tune(pairs, method, j, c, part, opts.rankings) for j, c in enumerate(opts.preset.grid(method))]
+
+
+def final_units(opts: Options, pairs: Pairs, method: str, best: dict) -> list:
+    """Each distinct configuration the reported readings chose (``best``: {criterion: index}), trained once."""
+    part, grid = None if method == "cca" else opts.preset.unit_part(), opts.preset.grid(method)
+    return [Final(pairs, method, j, grid[j], part, opts.rankings) for j in dict.fromkeys(best[c] for c in opts.report)]
+
+
+def scores(result, criterion) -> dict | None:
+    """A tuning unit's validation mAPs under one (items, ranking) reading; None if it diverged."""
+    return None if result.diverged else result["variants"][criterion[0]][criterion[1]]
+
+
+def chosen(opts: Options, grid: list, done: dict) -> dict | None:
+    """{criterion: chosen index} once the whole grid has finished (:func:`choose_config`), else None."""
+    if not all(u in done for u in grid):
+        return None
+    return {c: choose_config({u.index: scores(done[u], c) for u in grid}) for c in opts.criteria}
+
+
+def plan(opts: Options):
+    """Table 2 as a plan for :func:`.runner.run_plan`: every method's grid on every split, then, as soon
+    as a grid has finished, the final units of the configurations it chose."""
+    def units(done: dict) -> list:
+        out = []
+        for pairs in opts.pairs():
+            for method in opts.methods:
+                grid = tuning_units(opts, pairs, method)
+                best = chosen(opts, grid, done)
+                out += grid + ([] if best is None else final_units(opts, pairs, method, best))
+        return out
+
+    return units
+
+
+def data_checksum(data: WikiData) -> str:
+    """The identity of the loaded pairs (features, labels, original split) for every unit's fingerprint."""
+    return array_checksum(data.image, data.text, data.labels, data.is_original_train)
+
+
+def context(data: WikiData, out, opts: Options) -> Context:
+    """What every unit of a run shares; the data's checksum and the backend enter every fingerprint."""
+    return Context(str(Path(out).resolve()), data,
+                   {"backend": opts.backend, "dtype": "float32", "data": data_checksum(data)},
+                   show_progress=opts.show_progress)
+
+
+def run_table2(data: WikiData, out, opts: Options = Options(), *, jobs: int = 1, scheduler: str | None = None,
+               report_only: bool = False, log=None) -> dict:
+    """Run (or resume) the whole protocol in run directory ``out``; returns the metrics, also written to
+    ``out/metrics.json`` (unless ``report_only``: then nothing trains and the finished units are
+    aggregated). ``jobs``/``scheduler``: parallel units (:func:`.runner.run_plan`). Run directories
+    written before the readings existed (units ``final``) are converted by
+    ``scripts/migrate_table2_run.py``; those written before fingerprints by ``scripts/migrate_units.py``.
+    """
+    rd = RunDir(out)
+    # units run with one BLAS thread wherever they run (the runner's executors), serially too
+    rd.start(opts.protocol(), backend_name=opts.backend, units_blas_threads=1)
+    log = log or (lambda m: rd.log(m, echo=opts.show_progress is not False))
+    ctx = context(data, out, opts)
+    try:
+        if report_only:
+            return aggregate(opts, read_plan(plan(opts), ctx, log))
+        parallel = jobs != 1 or scheduler is not None
+        worker_ctx = replace(ctx, show_progress=False) if parallel else ctx
+        done = run_plan(plan(opts), worker_ctx, jobs=jobs, scheduler=scheduler, log=log)
+        failed = [u for u, r in done.items() if r.diverged and isinstance(u, Final)]  # tuning may diverge
+        if failed:
+            raise DivergenceError(f"{'/'.join(failed[0].path)}: {done[failed[0]].diverged}")
+        metrics = aggregate(opts, done)
+        log(f"configurations chosen on validation ({criterion_key(opts.criteria[0])}): {json.dumps(metrics['chosen'])}")
+        rd.write_metrics(metrics)
+        return metrics
+    finally:
+        rd.release()
+
+
+# --- aggregation ---------------------------------------------------------------------------------
+
+def collect(opts: Options, done: dict) -> tuple:
+    """({criterion: {method: [per split: chosen configuration and index, its validation scores, and its
+    test scores where the reading is reported]}}, [what has not finished]) from the finished units."""
+    per, missing = {c: {} for c in opts.criteria}, []
+    for pairs in opts.pairs():
+        for method in opts.methods:
+            grid = tuning_units(opts, pairs, method)
+            best = chosen(opts, grid, done)
+            finals = {} if best is None else {u.index: done.get(u) for u in final_units(opts, pairs, method, best)}
+            if best is None or any(f is None or f.diverged for f in finals.values()):
+                missing.append(f"split {pairs.k} {method}")
+                continue
+            for c in opts.criteria:
+                j, f = best[c], finals.get(best[c]) if c in opts.report else None
+                per[c].setdefault(method, []).append(
+                    {"split": pairs.k, "chosen": grid[j].config.as_dict(), "chosen_index": j,
                      "test": None if f is None else f["test_variants"][c[0]][c[1]],
-                     "validation": [_scores(tuning, j, c) for j in range(len(grid))]})
-    metrics = aggregate(per_criterion[criteria[0]])
-    metrics["protocol"] = protocol
-    metrics["items"], metrics["ranking"], metrics["distance"] = items, ranking, ranking_text(ranking)
+                     "validation": scores(done[grid[j]], c)})
+    return per, missing
+
+
+def aggregate(opts: Options, done: dict) -> dict:
+    """metrics.json: the main reading's test mAPs (:func:`summarise`), the protocol, and per reading its
+    validation summary and, where reported, its test mAPs. ``done``: {Unit: Result}."""
+    per, missing = collect(opts, done)
+    main = opts.criteria[0]
+    metrics = summarise(per[main])
+    metrics["protocol"] = opts.protocol()
+    metrics["items"], metrics["ranking"], metrics["distance"] = opts.items, opts.ranking, ranking_text(opts.ranking)
     # validation for every reading; test only for the reported ones
-    metrics["criteria"] = {criterion_key(c): {**(aggregate(per_criterion[c]) if c in report else {}),
-                                              "validation": validation_summary(per_criterion[c])}
-                           for c in criteria}
-    run.write_metrics(metrics)
+    metrics["criteria"] = {criterion_key(c): {**(summarise(per[c]) if c in opts.report else {}),
+                                              "validation": validation_summary(per[c])}
+                           for c in opts.criteria}
+    if missing:
+        metrics["missing"] = missing
     return metrics
 
 
-def _scores(tuning: list, j: int, criterion) -> dict:
-    """The validation mAPs of grid configuration j under one (items, ranking) reading."""
-    return tuning[j]["variants"][criterion[0]][criterion[1]]
-
-
-def _tune_unit(run, unit, method, config, settings, data, vq_idx, vt_idx, seed, xp, show_progress,
-               vi_idx=None, rankings=tuple(RANKINGS)) -> dict:
-    """Fit one grid configuration on the validation training rows ``vt_idx`` and score it on the
-    validation queries against the validation items ``vi_idx`` (None: the training rows)."""
-    t0 = time.time()
-    try:
-        model = fit_method(method, config, settings, data.image[vt_idx], data.text[vt_idx], seed, xp,
-                           checkpoint=run.unit(*unit) / "fit.npz", show_progress=show_progress)
-        variants = evaluate_all(model, data, vq_idx, vt_idx if vi_idx is None else vi_idx, xp, rankings)
-        validation = variants[DEFAULT_CRITERION[0]][DEFAULT_CRITERION[1]]
-    except DivergenceError as exc:  # a diverging configuration simply loses the tuning
-        lost = {p: {"i2t": float("-inf"), "t2i": float("-inf")} for p in PROTOCOLS}
-        validation = lost
-        variants = {i: {r: lost for r in rankings} for i in ITEMS}
-        run.log(f"{'/'.join(unit)} diverged: {exc}", echo=show_progress is not False)
-    res = {"config": config, "validation": validation, "variants": variants, "seconds": time.time() - t0}
-    run.save_result(unit, res)
-    _drop_checkpoints(run.unit(*unit))
-    return res
+def summarise(results: dict) -> dict:
+    """Mean and std over splits: {protocol: {task: {method: {"mean", "std", "splits", "values"}}}}, and
+    each method's chosen configuration per split."""
+    out = {}
+    for protocol in PROTOCOLS:
+        for task in TASKS:
+            for method, runs in results.items():
+                vals = [r["test"][protocol][task] for r in runs]
+                out.setdefault(protocol, {}).setdefault(task, {})[method] = cell(vals, n_key="splits")
+    out["chosen"] = {m: [r["chosen"] for r in runs] for m, runs in results.items()}
+    return out
 
 
 def validation_summary(runs: dict) -> dict:
@@ -453,127 +735,11 @@ def validation_summary(runs: dict) -> dict:
     configuration it would choose itself."""
     out = {}
     for method, rs in runs.items():
-        chosen = [r["validation"][r["chosen_index"]][DEFAULT_PROTOCOL] for r in rs]
-        out[method] = {t: float(np.mean([c[t] for c in chosen])) for t in ("i2t", "t2i")}
+        chosen_scores = [r["validation"][DEFAULT_PROTOCOL] for r in rs]
+        out[method] = {t: float(np.mean([c[t] for c in chosen_scores])) for t in TASKS}
     return out
 
 
-def _drop_checkpoints(unit_dir: Path) -> None:
-    """A finished unit keeps only its result.json: its checkpoints were for resuming it."""
-    (unit_dir / "fit.npz").unlink(missing_ok=True)
-    shutil.rmtree(unit_dir / "pretrain", ignore_errors=True)
-
-
-def aggregate(results: dict) -> dict:
-    """Mean and std over splits: {protocol: {task: {method: {"mean", "std", "splits", "values"}}}}."""
-    out = {}
-    for protocol in PROTOCOLS:
-        for task in ("i2t", "t2i"):
-            for method, runs in results.items():
-                vals = [r["test"][protocol][task] for r in runs]
-                out.setdefault(protocol, {}).setdefault(task, {})[method] = {
-                    "mean": float(np.mean(vals)), "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
-                    "splits": len(vals), "values": vals}
-    out["chosen"] = {m: [r["chosen"] for r in runs] for m, runs in results.items()}
-    return out
-
-
-def table2_json(metrics: dict) -> dict:
-    """The committed figures/table2.json: the default protocol, the other one beside it."""
-    out = {task: {m: {k: v[k] for k in ("mean", "std", "splits")} for m, v in metrics[DEFAULT_PROTOCOL][task].items()}
-           for task in ("i2t", "t2i")}
-    other = [p for p in PROTOCOLS if p != DEFAULT_PROTOCOL][0]
-    out["protocol"] = DEFAULT_PROTOCOL
-    out[f"protocol_{other}"] = {task: {m: {k: v[k] for k in ("mean", "std", "splits")}
-                                       for m, v in metrics[other][task].items()} for task in ("i2t", "t2i")}
-    out["paper"] = PAPER
-    out["chosen_configs"] = metrics["chosen"]
-    out["items"] = metrics.get("items", "single")
-    out["distance"] = metrics.get("distance", metrics["protocol"]["distance"])
-    out["preset"] = metrics["protocol"]["preset"]
-    if "criteria" in metrics:  # every reading scored in the same run, each with its own chosen configurations
-        out["criteria"] = {key: {"test": {p: {t: {m: {k: v[k] for k in ("mean", "std")} for m, v in agg[p][t].items()}
-                                              for t in ("i2t", "t2i")} for p in PROTOCOLS} if "encode" in agg else None,
-                                 "validation": agg["validation"]}
-                           for key, agg in metrics["criteria"].items()}
-    return out
-
-
-def criterion_view(metrics: dict, items: str, ranking: str) -> dict:
-    """The metrics of another (items, ranking) reading of an exploring run, shaped like the main one's."""
-    key = criterion_key((items, ranking))
-    if DEFAULT_PROTOCOL not in metrics.get("criteria", {}).get(key, {}):
-        raise ValueError(f"this run did not test {key} on the queries; rerun it with --items {items} "
-                         f"--ranking {ranking} (same --out) to train and test that reading")
-    return {**metrics, **{k: v for k, v in metrics["criteria"][key].items() if k != "validation"},
-            "items": items, "ranking": ranking, "distance": ranking_text(ranking)}
-
-
-def table2_markdown(metrics: dict, command: str) -> str:
-    """figures/table2.md: ours (mean +- std over splits) beside the paper's Table 2."""
-    methods = [m for m in METHODS if m in metrics[DEFAULT_PROTOCOL]["i2t"]]
-    n = metrics[DEFAULT_PROTOCOL]["i2t"][methods[0]]["splits"]
-    items = metrics.get("items", "single")
-    lines = ["# Table 2: cross-modal retrieval on Wiki (mAP)"
-             + ("" if items == "single" else f", items `{items}` (NOT the default task)"), "",
-             f"Ours: mean +- std over {n} random query/retrieval splits (25% / 75% of the 2,866 pairs); "
-             f"distance: {metrics.get('distance', metrics['protocol']['distance'])}; hyperparameters chosen per "
-             "split on a validation slice of the retrieval set, under this table's own reading "
-             f"({_grid_text(metrics['protocol']['grid_size'])} configurations per method). Generated by", "",
-             f"    {command}", ""]
-    if items == "paired":
-        lines += ["**Items `paired`: a different, easier task.** Each retrieval-set item is represented from BOTH "
-                  "its image and its text (the joint code of the pair; for CCA the mean of its two canonical "
-                  "projections); only the query carries one modality. The retrieval set thus leaks every "
-                  "item's second modality, and I2T and T2I rank the same item codes. Not comparable with "
-                  "figures/table2.md (items seen through one modality).", ""]
-    for protocol in PROTOCOLS:
-        tag = " (default: the paper's protocol)" if protocol == DEFAULT_PROTOCOL else ""
-        lines += [f"## Protocol `{protocol}`{tag}", "",
-                  "| mAP | " + " | ".join(m.upper() for m in methods) + " |",
-                  "| --- |" + " --- |" * len(methods)]
-        for task in ("i2t", "t2i"):
-            cells = [f"{metrics[protocol][task][m]['mean']:.4f} +- {metrics[protocol][task][m]['std']:.4f}"
-                     for m in methods]
-            lines.append(f"| {task.upper()} | " + " | ".join(cells) + " |")
-        lines.append("")
-    paper_methods = list(PAPER["i2t"])
-    lines += ["## The paper's Table 2", "", "| mAP | " + " | ".join(paper_methods) + " |",
-              "| --- |" + " --- |" * len(paper_methods)]
-    for task in ("i2t", "t2i"):
-        lines.append(f"| {task.upper()} | " + " | ".join(f"{PAPER[task][m]:.4f}" for m in paper_methods) + " |")
-    lines += ["", "CCA has no decoder: its numbers are the same under both protocols.", "",
-              "Chosen configurations per split: " + json.dumps(metrics["chosen"]), ""]
-    if "criteria" in metrics:
-        lines += _criteria_markdown(metrics, methods)
-    return "\n".join(lines)
-
-
-def _criteria_markdown(metrics: dict, methods: list) -> list:
-    """Every (items, ranking) reading of the run, protocol `reconstruct`: validation (at the
-    configuration each reading chose itself, mean over splits) beside test."""
-    lines = ["## Every reading scored in this run (protocol `reconstruct`)", "",
-             "Each reading chose its own configuration per split on validation. `val` is the chosen "
-             "configuration's validation mAP (mean over splits), `test` the query mAP (mean +- std), "
-             "computed only for this table's reading and the default one (single/cosine).", "",
-             "| items / ranking | task | " + " | ".join(f"{m.upper()} val | {m.upper()} test" for m in methods) + " |",
-             "| --- | --- |" + " --- | --- |" * len(methods)]
-    for key, agg in metrics["criteria"].items():
-        for task in ("i2t", "t2i"):
-            cells = []
-            for m in methods:
-                t = agg[DEFAULT_PROTOCOL][task][m] if DEFAULT_PROTOCOL in agg else None
-                cells += [f"{agg['validation'][m][task]:.4f}",
-                          "(validation only)" if t is None else f"{t['mean']:.4f} +- {t['std']:.4f}"]
-            lines.append(f"| {key} | {task.upper()} | " + " | ".join(cells) + " |")
-    return lines + [""]
-
-
-def _grid_text(sizes: dict) -> str:
-    values = set(sizes.values())
-    return str(values.pop()) if len(values) == 1 else ", ".join(f"{m}: {n}" for m, n in sizes.items())
-
-
-def figure_name(items: str, ranking: str) -> str:
-    """table2 for the default reading, table2_<items>[_<ranking>] for the others."""
-    return "table2" + ("" if items == "single" else f"_{items}") + ("" if ranking == "cosine" else f"_{ranking}")
+__all__ = ["METHODS", "PRESETS", "Preset", "NetConfig", "CcaConfig", "Options", "Pairs", "Tune", "Final",
+           "run_table2", "plan", "aggregate", "context", "with_overrides", "choose_config", "evaluate_all",
+           "fit_method", "split_indices", "criterion_key", "parse_ranking", "ranking_text"]
