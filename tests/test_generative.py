@@ -212,3 +212,63 @@ def test_loss_and_grads_answers_like_the_discriminative_one():
     assert float(loss) == pytest.approx(by_hand, rel=1e-12)
     _, ds_top = decoder_backward(p, bw.decoded, xs)
     np.testing.assert_array_equal(bw.ds[arch.L], ds_top)
+
+
+# --- the MNIST-halves experiment (dmf_np.experiments.mnist_halves) --------------------------------
+
+def _fake_idx_digits(d):
+    """IDX files of random digits whose ink density follows the label (train: 10,000 validation + 200)."""
+    import struct
+
+    from dmf_np.data.mnist import N_VAL
+
+    rng = np.random.default_rng(0)
+
+    def write_idx(path, arr):
+        path.write_bytes(b"\x00\x00" + bytes([0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+                         + arr.tobytes())
+
+    for part, n in (("train", N_VAL + 200), ("t10k", 80)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = (rng.uniform(0, 1, (n, 28, 28)) < 0.1 + 0.08 * labels[:, None, None]).astype(np.uint8) * 255
+        write_idx(d / f"{part}-images-idx3-ubyte", images)
+        write_idx(d / f"{part}-labels-idx1-ubyte", labels)
+    return d
+
+
+@pytest.mark.slow
+def test_mnist_halves_pipeline_on_fake_digits(tmp_path, capsys):
+    """The MNIST-halves experiment end to end on generated IDX files: metrics, the figure, resume (the
+    unit read back), one run directory per setup, and the command's bad options as one line."""
+    import json
+
+    from dmf_np import cli
+    from dmf_np.data.mnist import load_mnist
+    from dmf_np.experiments.mnist_halves import Options, Setup, draw_digits, run_halves
+
+    mnist = load_mnist(_fake_idx_digits(tmp_path))
+    figs, run = tmp_path / "figs", tmp_path / "run"
+    opts = Options(Setup(n_train=150, n_test=60, n_queries=20, epochs=1, pretrain_epochs=0), show_progress=False)
+    res = run_halves(mnist, run, opts, figs, log=lambda m: None)["dmf"]
+    for protocol in ("reconstruct", "encode"):
+        assert 0.0 < res[protocol]["left2right"] <= 1.0 and 0.0 < res[protocol]["right2left"] <= 1.0
+    d = draw_digits(mnist, opts.setup, np)  # the baseline by hand: predict every right half as the mean one
+    assert res["right_from_left_mse"]["mean_right_half"] == pytest.approx(
+        float(((d.test_right - d.right.mean(axis=0)) ** 2).mean()), rel=1e-6)
+    assert d.test_labels.shape == (60,) and res["n_queries"] == 20
+    assert (figs / "mnist_halves_reconstruction.png").stat().st_size > 1000
+    assert json.loads((figs / "mnist_halves_dmf.json").read_text()) == json.loads(json.dumps(res))
+    result = run / "units" / "dmf" / "result.json"
+    stamp = result.stat().st_mtime_ns
+    assert run_halves(mnist, run, opts, figs, log=lambda m: None)["dmf"] == res and result.stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="protocol"):  # another setup in the same run directory
+        run_halves(mnist, run, Options(Setup(n_train=100, n_test=60, n_queries=20, epochs=1, pretrain_epochs=0)))
+    for bad, name in ((["--n-queries", "60", "--n-test", "60"], "--n-queries"), (["--scheme", "svm"], "--scheme"),
+                      (["--lr", "nan"], "--lr"), (["--epochs", "0"], "--epochs"), (["--seed", "-1"], "--seed"),
+                      (["--figures", str(result)], "--figures"), (["--n-train", "999999"], "--n-train")):
+        argv = ["reproduce", "halves", "--mnist-dir", str(tmp_path), "--out", str(tmp_path / "new"), "--n-train", "100",
+                "--n-test", "60", "--n-queries", "20", *bad]
+        assert cli.main(argv) == 2, bad
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and name in err and "Traceback" not in err, (bad, err)
+    assert not (tmp_path / "new").exists()  # nothing created by a bad option

@@ -84,32 +84,3 @@ def test_bad_shapes():
         mean_average_precision(np.zeros((2, 3)), np.zeros(3), np.zeros(3))
     with pytest.raises(ValueError, match="unknown metric"):
         distance_matrix(np.zeros((2, 3)), np.zeros((2, 3)), "manhattan")
-
-
-@pytest.mark.slow
-def test_mnist_halves_pipeline_on_fake_digits(tmp_path):
-    """The MNIST-halves experiment end to end on generated IDX files: metrics and the figure."""
-    import json
-    import struct
-
-    from dmf_np.data.mnist import N_VAL
-    from dmf_np.experiments.mnist_halves import run
-
-    rng = np.random.default_rng(0)
-
-    def write_idx(path, arr, code):
-        path.write_bytes(b"\x00\x00" + bytes([code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
-                         + arr.tobytes())
-
-    for part, n in (("train", N_VAL + 200), ("t10k", 80)):
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        images = (rng.uniform(0, 1, (n, 28, 28)) < 0.1 + 0.08 * labels[:, None, None]).astype(np.uint8) * 255
-        write_idx(tmp_path / f"{part}-images-idx3-ubyte", images, 0x08)
-        write_idx(tmp_path / f"{part}-labels-idx1-ubyte", labels, 0x08)
-    figs = tmp_path / "figs"
-    res = run("dmf", n_train=150, n_test=60, n_queries=20, epochs=1, pretrain_epochs=0, mnist_dir=tmp_path,
-              figures=figs, log=None, show_progress=False)
-    for protocol in ("reconstruct", "encode"):
-        assert 0.0 < res[protocol]["left2right"] <= 1.0 and 0.0 < res[protocol]["right2left"] <= 1.0
-    assert (figs / "mnist_halves_reconstruction.png").stat().st_size > 1000
-    assert json.loads((figs / "mnist_halves_dmf.json").read_text())["n_train"] == 150
