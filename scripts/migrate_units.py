@@ -18,17 +18,7 @@ Two steps, each idempotent:
 Fingerprints need MNIST (the checksum of the data the units were trained on); without it, step 2 is
 skipped with a message.
 
-Wiki run directories (Table 2, ``reproduce table2``; study E4, whose protocols P0, P1, P3 are Table 2
-runs) written before units carried fingerprints: each unit's result.json gains the fingerprint, spec
-and schema of :mod:`dmf_np.experiments.runner` (and a ``unit.json`` beside it), so that a rerun with the
-same options reads every finished unit back instead of recomputing it. Its values stay as they are; a
-tuning unit that diverged (recorded then as -inf scores) becomes the runner's divergence record. The
-spec is rebuilt from the run's config.json (preset, seed, split) and the unit's own files (its grid
-index, the rankings it scored), and checked against both; the data's checksum is the Wiki files'
-given here (checked against the published sha256 sums), which is what the old runs were refused
-without. Reports read each protocol's metrics.json, which this leaves alone.
-
-    python scripts/migrate_units.py --wiki-dir /path/to/wiki runs/table2-paper runs/study-e4
+Wiki run directories (Table 2, study E4) have their own migration: scripts/migrate_wiki_units.py.
 """
 from __future__ import annotations
 
@@ -38,10 +28,6 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from dmf_np import backend
-from dmf_np.data.wiki import load_wiki
-from dmf_np.experiments import wiki as W
-from dmf_np.experiments.runner import SCHEMA, Context, Result, canonical
 from dmf_np.experiments import study_round1 as R1
 from dmf_np.experiments.mnist import Preset
 from dmf_np.experiments.runner import SCHEMA, canonical, fingerprint

@@ -230,6 +230,12 @@ def test_run_e4_layout_wraps_run_table2_and_resumes(tmp_path):
                                                    overrides=TINY), log=None)
     with pytest.raises(ValueError, match="unknown E4 protocol"):
         S.E4Plan(protocols=("P2",))
+    # a protocol's metrics.json is read only under the protocol its config.json pins
+    metrics = json.loads((tmp_path / "e4" / "P0" / "metrics.json").read_text())
+    metrics["protocol"]["seed"] = 1
+    (tmp_path / "e4" / "P0" / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(ValueError, match="does not belong to the protocol"):
+        S.e4_summary(tmp_path / "e4")
 
 
 def test_e4_markdown_tables_show_the_summary_and_the_rule_lines():

@@ -305,11 +305,11 @@ def _as_before_the_runner_and_the_readings(run: Path, lost: str) -> None:
 @pytest.mark.slow
 def test_migration_scripts_let_an_old_run_directory_resume(tmp_path, script):
     """A run directory of before the readings (scripts/migrate_table2_run.py) and before unit fingerprints
-    (scripts/migrate_units.py, a diverged tuning unit included) resumes after both migrations with the
+    (scripts/migrate_wiki_units.py, a diverged tuning unit included) resumes after both migrations with the
     same numbers, recomputing nothing."""
     from dmf_np.experiments import wiki as W
 
-    migrate_layout, migrate_units = script("migrate_table2_run").migrate, script("migrate_units")
+    migrate_layout, migrate_units = script("migrate_table2_run").migrate, script("migrate_wiki_units").migrate
     data_dir = tmp_path / "wiki"
     data_dir.mkdir()
     data = load_wiki(_fake_wiki(data_dir, 2173, 693), verify_checksums=False)
@@ -321,7 +321,7 @@ def test_migration_scripts_let_an_old_run_directory_resume(tmp_path, script):
     with pytest.raises(ValueError, match="protocol"):  # the old layout is refused, not misread
         W.run_table2(data, run, opts)
     assert migrate_layout(run) and not migrate_layout(run)  # the second time: already current
-    assert migrate_units.migrate_wiki_units(run, data) == 3 and migrate_units.migrate_wiki_units(run, data) == 0
+    assert migrate_units(run, data) == 3 and migrate_units(run, data) == 0
     diverged = json.loads((run / "units" / "split0" / "cca" / lost / "result.json").read_text())
     assert diverged["diverged"] and "variants" not in diverged  # the runner's divergence record
     before = {p: p.read_text() for p in run.rglob("result.json")}

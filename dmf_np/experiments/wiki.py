@@ -651,7 +651,7 @@ def run_table2(data: WikiData, out, opts: Options = Options(), *, jobs: int = 1,
     ``out/metrics.json`` (unless ``report_only``: then nothing trains and the finished units are
     aggregated). ``jobs``/``scheduler``: parallel units (:func:`.runner.run_plan`). Run directories
     written before the readings existed (units ``final``) are converted by
-    ``scripts/migrate_table2_run.py``; those written before fingerprints by ``scripts/migrate_units.py``.
+    ``scripts/migrate_table2_run.py``; those written before fingerprints by ``scripts/migrate_wiki_units.py``.
     """
     rd = RunDir(out)
     # units run with one BLAS thread wherever they run (the runner's executors), serially too
