@@ -106,6 +106,7 @@ def test_table2_pipeline_on_fake_full_size_data(tmp_path, monkeypatch):
     stamps = {p: p.stat().st_mtime_ns for p in results}
     m2 = W.run_table2(data, tmp_path / "run", opts)  # resumed: every unit read back, nothing recomputed
     assert m2["reconstruct"] == m1["reconstruct"] and {p: p.stat().st_mtime_ns for p in results} == stamps
+    assert W.run_table2(data, tmp_path / "run", opts, report_only=True) == m1  # the finished units, read back
     t = table2_json(m1)
     assert set(t["i2t"]["dmf"]) == {"mean", "std", "splits"} and t["protocol"] == W.DEFAULT_PROTOCOL
     json.dumps(t)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ..data.wiki import FILES, load_wiki
-from ..experiments.wiki import ITEMS, METHODS, PRESETS, RANKINGS, Options, run_table2, with_overrides
+from ..experiments.wiki import DEFAULT_PROTOCOL, ITEMS, METHODS, PRESETS, RANKINGS, Options, run_table2, with_overrides
 from ..experiments.wiki_outputs import figure_name, table2_json, table2_markdown
 from ..io import atomic_write_json, atomic_write_text
 from .options import (Parser, UsageError, backend_name, check_writable_dir, nonneg_int, positive_int,
@@ -91,6 +91,8 @@ def main(argv=None) -> int:
     figs = check_writable_dir(args.figures, "--figures") if args.figures else out / "figures"
     data = load_wiki(args.wiki_dir)  # checked (files, checksums, shapes) before the run directory is made
     metrics = run_table2(data, out, opts, jobs=args.jobs, scheduler=args.scheduler, report_only=args.report_only)
+    if DEFAULT_PROTOCOL not in metrics:  # --report-only before any split of any method has finished
+        raise ValueError(f"{out} has no finished split of any method yet: run without --report-only first")
     typed = argv_wiki(argv)  # a local path: the command printed in the table says DIR instead
     command = "python -m dmf_np reproduce table2 --wiki-dir DIR " + " ".join(
         a for a in argv if not a.startswith("--wiki-dir") and a != typed)
