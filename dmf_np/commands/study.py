@@ -19,7 +19,7 @@ from .options import Parser, UsageError, check_writable_dir, positive_int, sched
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_ROUND = ("e1", "e2", "e3", "e4")
-SECOND_ROUND = ("e5", "e7", "e8", "e9")        # their parts: dmf_np.experiments.study_round2.PARTS
+SECOND_ROUND = ("e5", "e6", "e7", "e8", "e9")        # their parts: dmf_np.experiments.study_round2.PARTS
 ROUND2_DIR = "runs/study-r2"             # one directory: a unit several experiments need runs once
 
 
@@ -30,8 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "protocols (C4); report: figures/study.json and the verdicts from the finished units.")
     p.add_argument("experiment", choices=(*FIRST_ROUND, *SECOND_ROUND, "report"))
     p.add_argument("--part", default=None,
-                   help="second round: the part of the experiment (e5: pretrained or scratch; e7: lsuv or gains; "
-                        "e8: c2 or c3; default the first)")
+                   help="second round: the part of the experiment (e5: pretrained or scratch; e6: e1 or e2; "
+                        "e7: lsuv or gains; e8: c2 or c3; default the first)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="paper",
                    help="data sizes and fine-tuning of the MNIST experiments (registered: paper; tiny for smoke "
                         "runs); for e4 the Wiki preset (paper or quick)")
@@ -73,7 +73,7 @@ def run_experiment(args) -> int:
         if not args.wiki_dir:
             raise UsageError("e4 needs --wiki-dir DIR (or $DMF_WIKI_DIR): the Wiki features")
         summary = study_e4.run_e4(args.wiki_dir, out, plan)
-        print(f"E4: {summary['match']['text']}; {summary['c4']['text']}")
+        print(f"E4: {summary['match']['text']}; {summary['verdict']['text']}")
         return 0
     runner = {"e1": study_round1.run_e1, "e2": study_round1.run_e2, "e3": study_round1.run_e3}[args.experiment]
     mnist = load_mnist(args.mnist_dir, args.mnist_source, args.cache, args.download)

@@ -6,10 +6,11 @@ IMF at rate 1 is E8's seed-0 IMF at 0%) runs once and is found again by its fing
 """
 from __future__ import annotations
 
-from . import study_e5, study_e7, study_e8, study_e9
+from . import study_e5, study_e6, study_e7, study_e8, study_e9
 from .study_rules import near_tie_choice
 
-PARTS = {"e5": ("pretrained", "scratch"), "e7": ("lsuv", "gains"), "e8": ("c2", "c3"), "e9": ("all",)}
+PARTS = {"e5": ("pretrained", "scratch"), "e6": ("e1", "e2"), "e7": ("lsuv", "gains"), "e8": ("c2", "c3"),
+         "e9": ("all",)}
 
 
 def dmf_star3(done: dict, preset) -> dict:
@@ -25,11 +26,20 @@ def dmf_star3(done: dict, preset) -> dict:
     return {**choice, "rate": rate}
 
 
+def e5_summary(done: dict, preset) -> dict:
+    """E5's rules, with H5b-P's third comparator, E6-E1's tuned IMF-wide at 0%, where it has run."""
+    _, lr = study_e6.tune_e1("imf-wide", done, preset)
+    wide = [done.get(study_e6.u1("imf-wide", s, 0, lr, preset)) for s in study_e5.SEEDS] if lr else [None]
+    return study_e5.summary(done, preset, imf_wide=None if None in wide else wide)
+
+
 def experiment(name: str, part: str, preset, done_so_far: dict | None = None):
     """(plan, summary(done) -> dict) of one part; raises ValueError when a part's input is missing."""
     if name == "e5":
         return study_e5.plan(preset, part), lambda done: {"verdict": {k: v["verdict"] for k, v in
-                                                                      study_e5.summary(done, preset).items()}}
+                                                                      e5_summary(done, preset).items()}}
+    if name == "e6":
+        return study_e6.plan(part, preset), lambda done: study_e6.summary(done, part, preset)
     if name == "e7":
         return study_e7.plan(part, preset), lambda done: study_e7.summary(done, preset)
     if name == "e9":
