@@ -139,6 +139,7 @@ def run_round2(args) -> int:
         done = run_plan(plan, ctx, jobs=args.jobs, scheduler=args.scheduler, log=rd.log)
         result = summary(done)
         verdicts = result["verdict"] if "verdict" in result else {v: r["verdict"] for v, r in result.items()}
+        rd.write_metrics(result, f"{args.experiment}-{part}.json")  # every number behind the verdicts
         rd.log(f"{args.experiment} {part}: {verdicts}")
     finally:
         rd.release()

@@ -26,6 +26,11 @@ def dmf_star3(done: dict, preset) -> dict:
     return {**choice, "rate": rate}
 
 
+def with_verdicts(summary: dict) -> dict:
+    """A summary of several rules, with their verdict words gathered under "verdict"."""
+    return {"verdict": {k: v["verdict"] for k, v in summary.items()}, **summary}
+
+
 def e5_summary(done: dict, preset) -> dict:
     """E5's rules, with H5b-P's third comparator, E6-E1's tuned IMF-wide at 0%, where it has run."""
     _, lr = study_e6.tune_e1("imf-wide", done, preset)
@@ -36,8 +41,7 @@ def e5_summary(done: dict, preset) -> dict:
 def experiment(name: str, part: str, preset, done_so_far: dict | None = None):
     """(plan, summary(done) -> dict) of one part; raises ValueError when a part's input is missing."""
     if name == "e5":
-        return study_e5.plan(preset, part), lambda done: {"verdict": {k: v["verdict"] for k, v in
-                                                                      e5_summary(done, preset).items()}}
+        return study_e5.plan(preset, part), lambda done: with_verdicts(e5_summary(done, preset))
     if name == "e6":
         return study_e6.plan(part, preset), lambda done: study_e6.summary(done, part, preset)
     if name == "e7":
