@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from .runner import choose_rate
+
 THRESHOLDS = (2.0, 1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002)
 SECONDS_TIE = 0.8   # A is ahead in seconds only below 0.8 x B's (round 1's 20% tie)
 
@@ -176,10 +178,9 @@ def edge_tuning(score, grid, edge_grid, upward: bool = False) -> tuple:
         scores = {lr: score(lr) for lr in rates}
         if any(v is ... for v in scores.values()):
             return rates, None
-        ok = [(v, lr) for lr, v in scores.items() if v is not None]
-        if not ok:
+        if all(v is None for v in scores.values()):
             return rates, None
-        best = min(ok)[1]
+        best = choose_rate(scores)  # the one rate chooser: lowest validation error, ties to the smaller rate
         lower = [r for r in edge_grid if r < best] if best == rates[0] else []
         upper = [r for r in edge_grid if r > best] if upward and best == rates[-1] else []
         if lower:
