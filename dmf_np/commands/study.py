@@ -120,7 +120,7 @@ def run_round2(args) -> int:
     from ..experiments import study_round2  # noqa: PLC0415
     from ..experiments.rundir import RunDir  # noqa: PLC0415
     from ..experiments.runner import run_plan  # noqa: PLC0415
-    from ..experiments.mnist import read_plan  # noqa: PLC0415
+    from ..experiments.runner import read_plan  # noqa: PLC0415
 
     parts = study_round2.PARTS[args.experiment]
     part = args.part or parts[0]

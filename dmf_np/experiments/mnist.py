@@ -35,7 +35,7 @@ from ..optim import SGD
 from ..pretrain import CDConfig, pretrain_fusion
 from ..train import error_rate, fit_classifier
 from .rundir import RunDir
-from .runner import Context, Unit, array_checksum, cell, choose_rate, read_result, run_plan
+from .runner import Context, Unit, array_checksum, cell, choose_rate, read_plan, run_plan
 from .runner import unit_dir as runner_unit_dir
 
 MODELS = ("emf", "imf", "dmf")
@@ -387,23 +387,6 @@ def run_experiment(mnist: Mnist, out, opts: Options, log=None, report_only: bool
         rd.release()
 
 
-def read_plan(units_of, ctx: Context, log=print) -> dict:
-    """Every finished unit of a plan whose fingerprint matches, read back without running anything;
-    each unit whose files cannot be reused is named, with why (the next run recomputes it)."""
-    done, seen, changed = {}, set(), True
-    while changed:
-        changed = False
-        for u in units_of(done):
-            if u in seen:
-                continue
-            seen.add(u)
-            result, why = read_result(ctx.out, u, ctx)
-            if result is not None:
-                done[u] = result
-                changed = True
-            elif why:
-                log(f"{'/'.join(u.path)} is not reused ({why}); a run without --report-only recomputes it")
-    return done
 
 
 def aggregate(done: dict, opts: Options) -> dict:

@@ -318,6 +318,25 @@ def _finished_line(unit: Unit, result: Result) -> str:
     return f"{name}: diverged ({result.diverged})" if result.diverged else f"{name}: done"
 
 
+def read_plan(units_of, ctx: Context, log=print) -> dict:
+    """Every finished unit of a plan whose fingerprint matches, read back without running anything;
+    each unit whose files cannot be reused is named, with why (the next run recomputes it)."""
+    done, seen, changed = {}, set(), True
+    while changed:
+        changed = False
+        for u in units_of(done):
+            if u in seen:
+                continue
+            seen.add(u)
+            result, why = read_result(ctx.out, u, ctx)
+            if result is not None:
+                done[u] = result
+                changed = True
+            elif why:
+                log(f"{'/'.join(map(str, u.path))} is not reused ({why}); a run without --report-only recomputes it")
+    return done
+
+
 # --- one of each shared reading -------------------------------------------------------------------
 
 def choose_rate(scores: dict):
@@ -341,4 +360,4 @@ def as_dict(unit: Unit) -> dict:
 
 
 __all__ = ["SCHEMA", "Unit", "Result", "Context", "run_plan", "execute", "fingerprint", "array_checksum",
-           "read_result", "choose_rate", "cell", "diverged_values", "canonical", "spec_differences"]
+           "read_result", "read_plan", "choose_rate", "cell", "diverged_values", "canonical", "spec_differences"]

@@ -73,9 +73,8 @@ from ..generative_train import fit_generative
 from ..optim import SGD
 from ..pretrain import CDConfig, pretrain_fusion
 from ..retrieval import distance_matrix, map_of, relevance_ranked, retrieval_map
-from .mnist import read_plan
 from .rundir import RunDir
-from .runner import Context, Unit, array_checksum, cell, choose_rate, run_plan
+from .runner import Context, Unit, array_checksum, cell, choose_rate, read_plan, run_plan
 
 METHODS = ("cca", "emf", "imf", "dmf")
 NETWORKS = ("emf", "imf", "dmf")
