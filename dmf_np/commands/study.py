@@ -131,7 +131,7 @@ def run_round2(args) -> int:
     mnist = load_mnist(args.mnist_dir, args.mnist_source, args.cache, args.download)
     rd = RunDir(out)
     rd.start({"experiment": "study-round2", "registered": "docs/protocol_round2.md", "preset": preset.name},
-             units_blas_threads=1 if args.jobs > 1 or args.scheduler else None)
+             units_blas_threads=1)
     try:
         ctx = E.context(mnist, out, E.Options(preset))
         inputs = read_plan(study_round2.experiment("e9", "all", preset)[0], ctx, log=lambda _m: None)

@@ -363,8 +363,9 @@ def run_experiment(mnist: Mnist, out, opts: Options, log=None, report_only: bool
     runs them one after another in this process.
     """
     rd = RunDir(out)
-    parallel = jobs != 1 or scheduler is not None  # units then run in workers limited to one BLAS thread
-    rd.start(opts.protocol(), backend_name=opts.backend, units_blas_threads=1 if parallel else None)
+    parallel = jobs != 1 or scheduler is not None
+    # the runner runs every unit with one BLAS thread, serial runs too: config.json records that count
+    rd.start(opts.protocol(), backend_name=opts.backend, units_blas_threads=1)
     log = log or rd.log
     ctx = context(mnist, out, opts)
     try:

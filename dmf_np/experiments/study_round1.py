@@ -158,7 +158,7 @@ def _run(mnist, out, plan, units_of, jobs, scheduler, log):
     from .mnist import Options, context  # noqa: PLC0415 (context reads the preset's data sizes)
 
     rd = RunDir(out)
-    rd.start(plan.protocol(), units_blas_threads=1 if jobs != 1 or scheduler is not None else None)
+    rd.start(plan.protocol(), units_blas_threads=1)  # every unit: one BLAS thread
     try:
         ctx = context(mnist, out, Options(plan.preset))
         done = run_plan(units_of(rd), ctx, jobs=jobs, scheduler=scheduler, log=log or rd.log)
